@@ -1,0 +1,1 @@
+//! brig-cgroups (being written)

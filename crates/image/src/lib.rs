@@ -1,0 +1,1 @@
+//! brig-image (being written)

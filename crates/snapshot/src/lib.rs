@@ -1,0 +1,1 @@
+//! brig-snapshot (being written)

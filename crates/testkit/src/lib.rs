@@ -1,0 +1,1 @@
+//! brig-testkit (being written)
