@@ -1,0 +1,1 @@
+//! Black-box OCI runtime tests (being written).
