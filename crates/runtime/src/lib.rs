@@ -1,4 +1,27 @@
 //! brig's OCI runtime library: a bundle (config.json + rootfs) becomes an
 //! isolated process. Validate, then plan, then act.
+//!
+//! Entry points: [`process::create::create`], [`run::run`],
+//! [`process::exec::exec`] and the operations in [`container`].
 
+pub mod bundle;
+pub mod caps;
+pub mod container;
+pub mod creds;
+pub mod error;
+pub mod hooks;
+pub mod idmap;
+pub mod namespaces;
+pub mod proc;
+pub mod process;
+pub mod report;
 pub mod rootfs;
+pub mod run;
+pub mod signal;
+pub mod spec;
+pub mod state;
+pub mod tty;
+
+pub use error::{Error, ErrorKind, Result};
+pub use oci_spec;
+pub use state::Store;

@@ -4,8 +4,10 @@
 //! block states why it is sound. Nothing here knows about containers.
 #![allow(unsafe_code)]
 
+pub mod caps;
 pub mod exec;
 pub mod fd;
+pub mod keyring;
 pub mod process;
 pub mod seccomp;
 pub mod signal;

@@ -109,3 +109,17 @@ pub fn exit_immediately(code: i32) -> ! {
     // SAFETY: _exit never returns and touches no Rust-managed state.
     unsafe { libc::_exit(code) }
 }
+
+/// Moves the caller into new namespaces (`CLONE_NEW*` flags only).
+pub fn unshare(namespaces: u64) -> io::Result<()> {
+    if namespaces & !NAMESPACE_FLAGS != 0 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: only namespace flags are passed (checked above); they do not
+    // unshare the fd table or fs struct, so no descriptor or path held by
+    // Rust code changes meaning.
+    if unsafe { libc::unshare(namespaces as libc::c_int) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -17,7 +17,8 @@ pub struct SockFilter {
 /// the kernel returns a notification fd, which is returned here.
 pub fn load_filter(program: &[SockFilter], flags: u32) -> io::Result<Option<std::os::fd::OwnedFd>> {
     use std::os::fd::FromRawFd;
-    let len = u16::try_from(program.len()).map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?;
+    let len =
+        u16::try_from(program.len()).map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?;
     let prog = libc::sock_fprog {
         len,
         filter: program.as_ptr() as *mut libc::sock_filter,
@@ -37,7 +38,9 @@ pub fn load_filter(program: &[SockFilter], flags: u32) -> io::Result<Option<std:
     }
     if flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32 != 0 {
         // SAFETY: with NEW_LISTENER the kernel returned a fresh fd we now own.
-        return Ok(Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(ret as i32) }));
+        return Ok(Some(unsafe {
+            std::os::fd::OwnedFd::from_raw_fd(ret as i32)
+        }));
     }
     Ok(None)
 }

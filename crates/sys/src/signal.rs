@@ -82,3 +82,22 @@ pub fn reset_all() -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Sends any signal number (real-time ones included) through a pidfd.
+pub fn pidfd_send(pidfd: std::os::fd::BorrowedFd<'_>, signal: i32) -> io::Result<()> {
+    // SAFETY: a null siginfo with flags 0 is the documented plain-kill form;
+    // the fd is borrowed for the duration of the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0u32,
+        )
+    };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! runc's command line: global flags, then one subcommand. Flags may come
+//! before or after the container id.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const VERSION: &str = concat!(
+    "version ",
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit: ",
+    env!("BRIG_GIT_COMMIT"),
+    "\nspec: 1.2.1"
+);
+
+#[derive(Debug, Parser)]
+#[command(name = "brig-runtime", version = VERSION, about = "An OCI container runtime with runc's command line")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Directory holding the state of containers.
+    #[arg(long, global = true, default_value = "/run/brig-runtime")]
+    pub root: PathBuf,
+    /// Also write errors to this file.
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub log_format: LogFormat,
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Manage cgroups through systemd (not supported yet).
+    #[arg(long, global = true)]
+    pub systemd_cgroup: bool,
+    /// Accepted for compatibility with runc; rootless mode is detected.
+    #[arg(long, value_name = "true|false|auto")]
+    pub rootless: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    pub id: String,
+    /// Bundle directory (config.json and rootfs); default: current directory.
+    #[arg(long, short, default_value = ".")]
+    pub bundle: PathBuf,
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master when process.terminal is true.
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    /// Use chroot instead of pivot_root (for a ramdisk root).
+    #[arg(long)]
+    pub no_pivot: bool,
+    #[arg(long)]
+    pub no_new_keyring: bool,
+    /// Pass this many extra descriptors (from 3 on) to the container.
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    pub id: String,
+    /// The command and its arguments (when --process is not given).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+    /// A JSON process spec (config.json's "process" object).
+    #[arg(long, short)]
+    pub process: Option<PathBuf>,
+    #[arg(long, short)]
+    pub tty: bool,
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    #[arg(long, short)]
+    pub detach: bool,
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// KEY=VALUE, repeatable.
+    #[arg(long, short)]
+    pub env: Vec<String>,
+    /// UID[:GID]
+    #[arg(long, short)]
+    pub user: Option<String>,
+    /// Additional group ids, repeatable.
+    #[arg(long = "additional-gids", short = 'g')]
+    pub additional_gids: Vec<u32>,
+    #[arg(long)]
+    pub no_new_privs: bool,
+    /// Add a capability (CAP_X), repeatable.
+    #[arg(long, short)]
+    pub cap: Vec<String>,
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: u32,
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    #[arg(long)]
+    pub process_label: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum ListFormat {
+    #[default]
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a default config.json.
+    Spec {
+        #[arg(long, short, default_value = ".")]
+        bundle: PathBuf,
+        /// A config for an unprivileged user (user namespace mapping the caller to root).
+        #[arg(long)]
+        rootless: bool,
+    },
+    /// Create a container: its process waits for `start`.
+    Create(CreateArgs),
+    /// Start the program of a created container.
+    Start { id: String },
+    /// Create and start a container; in the foreground, wait for it and exit with its status.
+    Run {
+        #[command(flatten)]
+        create: CreateArgs,
+        #[arg(long, short)]
+        detach: bool,
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Print the state of a container as JSON.
+    State { id: String },
+    /// Send a signal (default TERM) to the container's init, or with --all to all its processes.
+    Kill {
+        id: String,
+        signal: Option<String>,
+        #[arg(long, short)]
+        all: bool,
+    },
+    /// Delete a container (and its processes with --force).
+    Delete {
+        id: String,
+        #[arg(long, short)]
+        force: bool,
+    },
+    /// List containers.
+    List {
+        #[arg(long, short, value_enum, default_value_t)]
+        format: ListFormat,
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// List the processes of a container.
+    Ps {
+        id: String,
+        #[arg(long, short, value_enum, default_value_t)]
+        format: ListFormat,
+        /// Options passed to ps(1) for the table format.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Run a new process in a running container.
+    Exec(ExecArgs),
+    /// Print the features this runtime supports, as JSON.
+    Features,
+}

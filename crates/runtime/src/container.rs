@@ -1,0 +1,173 @@
+//! Operations on an existing container: state, start, kill, delete, list, ps.
+
+use std::time::Duration;
+
+use rustix::fs::{Mode, OFlags};
+
+use crate::error::{Error, Result};
+use crate::hooks::{self, HookKind};
+use crate::proc;
+use crate::report::{self, OciState};
+use crate::state::{ContainerDir, Record, Status, Store};
+
+/// How long `delete --force` and `kill` wait for processes to go.
+const KILL_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn open(store: &Store, id: &str) -> Result<(ContainerDir, Record, Status)> {
+    let dir = store.open(id)?;
+    let record = dir.load()?;
+    let status = dir.status(&record);
+    Ok((dir, record, status))
+}
+
+pub fn state(store: &Store, id: &str) -> Result<OciState> {
+    let (_dir, record, status) = open(store, id)?;
+    Ok(report::oci_state(&record, status))
+}
+
+/// States of every container under the root; unreadable entries are skipped.
+pub fn list(store: &Store) -> Result<Vec<OciState>> {
+    let mut out = Vec::new();
+    for id in store.ids()? {
+        if let Ok(state) = state(store, &id) {
+            out.push(state);
+        }
+    }
+    Ok(out)
+}
+
+pub fn start(store: &Store, id: &str) -> Result<()> {
+    let (dir, record, status) = open(store, id)?;
+    if status != Status::Created {
+        return Err(Error::WrongState {
+            id: id.to_string(),
+            status: status.as_str(),
+            action: "start (only a created container can be started)",
+        });
+    }
+    release_init(&dir)?;
+    let state = report::oci_state_json(&dir, &record, "running");
+    if let Err(e) = hooks::run_all(
+        record.config.hooks().as_ref(),
+        HookKind::Poststart,
+        state.as_bytes(),
+    ) {
+        // The spec makes poststart failures warnings: the container is running.
+        eprintln!("warning: {e}");
+    }
+    Ok(())
+}
+
+/// Lets the waiting init exec the program: one byte through the exec fifo.
+pub(crate) fn release_init(dir: &ContainerDir) -> Result<()> {
+    let path = dir.fifo_path();
+    let fifo = rustix::fs::open(
+        &path,
+        OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        rustix::io::Errno::NXIO => Error::WrongState {
+            id: dir.id.clone(),
+            status: "stopped",
+            action: "start (its init process is gone)",
+        },
+        e => Error::io("cannot open", &path, e.into()),
+    })?;
+    rustix::io::write(&fifo, b"0").map_err(|e| Error::io("cannot write", &path, e.into()))?;
+    std::fs::remove_file(&path).map_err(|e| Error::io("cannot remove", &path, e))
+}
+
+pub fn kill(store: &Store, id: &str, signal: i32, all: bool) -> Result<()> {
+    let (_dir, record, status) = open(store, id)?;
+    if status == Status::Stopped {
+        return Err(Error::WrongState {
+            id: id.to_string(),
+            status: status.as_str(),
+            action: "kill (it is not running)",
+        });
+    }
+    signal_container(&record, signal, all)
+}
+
+fn signal_container(record: &Record, signal: i32, all: bool) -> Result<()> {
+    let Some(init) = record.init else {
+        return Ok(());
+    };
+    if all {
+        for pid in proc::pids_in_pid_namespace(init.pid).into_iter().skip(1) {
+            if let Some(fd) = proc::ProcessId::of(pid).and_then(|p| p.pidfd()) {
+                proc::signal(&fd, signal)?;
+            }
+        }
+    }
+    match init.pidfd() {
+        Some(fd) => proc::signal(&fd, signal),
+        None => Ok(()),
+    }
+}
+
+pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
+    let dir = store.open(id)?;
+    let record = match dir.load() {
+        Ok(record) => record,
+        // Interrupted before its first state write: nothing runs, only the directory exists.
+        Err(Error::NotFound(_)) => return dir.remove(),
+        Err(e) => return Err(e),
+    };
+    let status = dir.status(&record);
+    if matches!(status, Status::Running | Status::Paused) && !force {
+        return Err(Error::WrongState {
+            id: id.to_string(),
+            status: status.as_str(),
+            action: "delete without --force (stop it first)",
+        });
+    }
+    stop_all(&record)?;
+    let state = report::oci_state_json(&dir, &record, "stopped");
+    if let Err(e) = hooks::run_all(
+        record.config.hooks().as_ref(),
+        HookKind::Poststop,
+        state.as_bytes(),
+    ) {
+        eprintln!("warning: {e}");
+    }
+    dir.remove()
+}
+
+/// SIGKILLs every process of the container and waits for init to be gone.
+fn stop_all(record: &Record) -> Result<()> {
+    let Some(init) = record.init else {
+        return Ok(());
+    };
+    let Some(fd) = init.pidfd() else {
+        return Ok(());
+    };
+    signal_container(record, libc::SIGKILL, true)?;
+    if !proc::wait_exit(&fd, KILL_TIMEOUT)? {
+        return Err(Error::sys(
+            "waiting for the container to die after SIGKILL",
+            std::io::Error::from(std::io::ErrorKind::TimedOut),
+        ));
+    }
+    Ok(())
+}
+
+/// Host pids of the container's processes.
+pub fn pids(store: &Store, id: &str) -> Result<Vec<i32>> {
+    let (_dir, record, status) = open(store, id)?;
+    if status == Status::Stopped {
+        return Ok(Vec::new());
+    }
+    Ok(record
+        .init
+        .map(|i| proc::pids_in_pid_namespace(i.pid))
+        .unwrap_or_default())
+}
+
+/// The container's own process spec, the base `exec` starts from (runc's behaviour).
+pub fn process_template(store: &Store, id: &str) -> Result<oci_spec::runtime::Process> {
+    let dir = store.open(id)?;
+    let record = dir.load()?;
+    Ok(record.config.process().clone().unwrap_or_default())
+}

@@ -1,0 +1,79 @@
+//! User namespace id maps, written by the parent for its child.
+
+use std::path::Path;
+
+use oci_spec::runtime::{LinuxIdMapping, Spec};
+
+use crate::bundle::config_error;
+use crate::error::{Error, Result};
+
+/// Checks mappings for overlaps and empty ranges before anything is created.
+pub fn validate(spec: &Spec, config: &Path) -> Result<()> {
+    let Some(linux) = spec.linux().as_ref() else {
+        return Ok(());
+    };
+    for (field, maps) in [
+        ("linux.uidMappings", linux.uid_mappings()),
+        ("linux.gidMappings", linux.gid_mappings()),
+    ] {
+        let maps = maps.as_deref().unwrap_or_default();
+        for (i, m) in maps.iter().enumerate() {
+            if m.size() == 0 {
+                return Err(config_error(
+                    config,
+                    &format!("{field}[{i}].size"),
+                    "must be at least 1",
+                ));
+            }
+            for (j, other) in maps.iter().enumerate().skip(i + 1) {
+                let inside = overlaps(
+                    m.container_id(),
+                    m.size(),
+                    other.container_id(),
+                    other.size(),
+                );
+                let outside = overlaps(m.host_id(), m.size(), other.host_id(), other.size());
+                if inside || outside {
+                    let reason = format!("overlaps entry {j}");
+                    return Err(config_error(config, &format!("{field}[{i}]"), &reason));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn overlaps(a: u32, a_len: u32, b: u32, b_len: u32) -> bool {
+    let (a, a_end) = (u64::from(a), u64::from(a) + u64::from(a_len));
+    let (b, b_end) = (u64::from(b), u64::from(b) + u64::from(b_len));
+    a < b_end && b < a_end
+}
+
+fn render(maps: &[LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+/// Writes /proc/<pid>/{uid,gid}_map for a child in a new user namespace.
+pub fn write_maps(pid: i32, spec: &Spec, config: &Path) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    let uid = linux
+        .and_then(|l| l.uid_mappings().as_deref())
+        .unwrap_or_default();
+    let gid = linux
+        .and_then(|l| l.gid_mappings().as_deref())
+        .unwrap_or_default();
+    if uid.is_empty() || gid.is_empty() {
+        return Err(config_error(
+            config,
+            "linux.uidMappings",
+            "a new user namespace needs both uid and gid mappings",
+        ));
+    }
+    for (file, maps) in [("uid_map", uid), ("gid_map", gid)] {
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, render(maps)).map_err(|e| Error::io("cannot write", path, e))?;
+    }
+    Ok(())
+}

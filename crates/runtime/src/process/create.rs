@@ -1,0 +1,271 @@
+//! The parent side of `create`: validate everything, make the state
+//! directory, clone the init process into its namespaces, answer its
+//! messages, record the state. On any failure nothing is left behind.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+
+use oci_spec::runtime::LinuxNamespaceType;
+use rustix::fs::{Mode, OFlags};
+
+use super::init::{self, InitContext};
+use super::plan::ProcessPlan;
+use super::protocol::{self, Channel, ToInit, ToParent};
+use crate::bundle::Bundle;
+use crate::error::{Error, Result};
+use crate::hooks::{self, HookKind};
+use crate::idmap;
+use crate::namespaces::NamespacePlan;
+use crate::proc::ProcessId;
+use crate::report;
+use crate::rootfs::{RootfsOptions, RootfsPlan};
+use crate::state::{ContainerDir, Phase, Record, Store};
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// A created container whose init waits for `start`.
+#[derive(Debug)]
+pub struct Created {
+    pub dir: ContainerDir,
+    pub record: Record,
+    /// Still open to init: it reports failures between `start` and exec here.
+    pub channel: Channel,
+}
+
+/// Undoes a half-made container unless disarmed.
+struct Cleanup<'a> {
+    dir: Option<&'a ContainerDir>,
+    child: Option<ProcessId>,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.and_then(|c| c.pidfd()) {
+            let _ = crate::proc::signal(&child, libc::SIGKILL);
+            let _ = crate::proc::wait_exit(&child, std::time::Duration::from_secs(5));
+        }
+        if let Some(dir) = self.dir {
+            let _ = std::fs::remove_dir_all(&dir.path);
+        }
+    }
+}
+
+pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
+    create_with_console(store, opts, None)
+}
+
+/// Like [`create`], with an already connected console socket (`run` with a
+/// terminal and no `--console-socket` proxies the terminal itself).
+pub(crate) fn create_with_console(
+    store: &Store,
+    opts: &CreateOptions,
+    console: Option<UnixStream>,
+) -> Result<Created> {
+    let bundle = Bundle::load(&opts.bundle)?;
+    let config = bundle.config_path();
+    let ns = NamespacePlan::from_spec(&bundle.spec, &config)?;
+    let process_spec = bundle
+        .spec
+        .process()
+        .as_ref()
+        .ok_or(Error::NotFound("process".into()))?;
+    let process = ProcessPlan::from_spec(process_spec, &config, crate::caps::last_cap())?;
+    let rootfs = RootfsPlan::from_spec(
+        &bundle.spec,
+        &bundle.rootfs,
+        RootfsOptions {
+            no_pivot: opts.no_pivot,
+            terminal: process.terminal,
+            in_user_namespace: ns.creates(LinuxNamespaceType::User)
+                || ns.joins(LinuxNamespaceType::User),
+        },
+    )?;
+    crate::idmap::validate(&bundle.spec, &config)?;
+    let console = match console {
+        Some(c) => Some(c),
+        None => connect_console(opts, process.terminal)?,
+    };
+
+    let dir = store.create(&opts.id)?;
+    let mut cleanup = Cleanup {
+        dir: Some(&dir),
+        child: None,
+    };
+    let fifo = make_fifo(&dir)?;
+    let (parent_end, child_end) = protocol::pair().map_err(|e| Error::sys("socketpair", e))?;
+    let ctx = InitContext {
+        spec: &bundle.spec,
+        ns: &ns,
+        rootfs: &rootfs,
+        process: &process,
+        fifo: fifo.as_fd(),
+        console: console.as_ref().map(|c| c.as_fd()),
+        extra_env: listen_fds_env(opts.preserve_fds),
+        preserve_fds: opts.preserve_fds,
+        new_keyring: (!opts.no_new_keyring)
+            .then(|| CString::new(format!("_ses.{}", opts.id)).unwrap_or_default()),
+    };
+    let pid = spawn_init(&ctx, child_end, &ns)?;
+    let init = ProcessId::of(pid).ok_or_else(|| Error::Init(init_vanished()))?;
+    cleanup.child = Some(init);
+
+    let mut record = Record {
+        id: opts.id.clone(),
+        phase: Phase::Creating,
+        init: Some(init),
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: crate::state::rfc3339_now(),
+        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+        cgroup_path: None,
+        config: bundle.spec.clone(),
+    };
+    // Persist the pid first: a `delete --force` after a crash must find the process.
+    dir.save(&record)?;
+    if ns.creates(LinuxNamespaceType::User) {
+        idmap::write_maps(pid, &bundle.spec, &config)?;
+    }
+    drive_init(&parent_end, &dir, &record)?;
+
+    record.phase = Phase::Created;
+    dir.save(&record)?;
+    if let Some(path) = &opts.pid_file {
+        write_pid_file(path, pid)?;
+    }
+    cleanup.dir = None;
+    cleanup.child = None;
+    drop(cleanup);
+    Ok(Created {
+        dir,
+        record,
+        channel: parent_end,
+    })
+}
+
+/// Answers init's messages until it is ready (or fails).
+fn drive_init(chan: &Channel, dir: &ContainerDir, record: &Record) -> Result<()> {
+    let hooks = record.config.hooks().as_ref();
+    let needs_state = !hooks::of(hooks, HookKind::CreateContainer).is_empty()
+        || !hooks::of(hooks, HookKind::StartContainer).is_empty();
+    let hook_state = if needs_state {
+        report::oci_state_json(dir, record, "created")
+    } else {
+        String::new()
+    };
+    send(chan, &ToInit::Go { hook_state })?;
+    loop {
+        match chan.recv::<ToParent>() {
+            Ok(Some(ToParent::Ready)) => return Ok(()),
+            Ok(Some(ToParent::MountsReady)) => {
+                let state = report::oci_state_json(dir, record, "creating");
+                #[allow(deprecated)]
+                hooks::run_all(hooks, HookKind::Prestart, state.as_bytes())?;
+                hooks::run_all(hooks, HookKind::CreateRuntime, state.as_bytes())?;
+                send(chan, &ToInit::HooksDone)?;
+            }
+            Ok(Some(ToParent::Error(e))) => return Err(Error::Init(e)),
+            Ok(None) => return Err(Error::Init(init_vanished())),
+            Err(e) => return Err(Error::sys("reading from init", std::io::Error::other(e))),
+        }
+    }
+}
+
+fn send(chan: &Channel, msg: &ToInit) -> Result<()> {
+    chan.send(msg).map_err(|e| match e {
+        protocol::ChannelError::Closed => Error::Init(init_vanished()),
+        e => Error::sys("writing to init", std::io::Error::other(e)),
+    })
+}
+
+fn init_vanished() -> protocol::WireError {
+    protocol::WireError {
+        stage: "starting".into(),
+        errno: None,
+        message: "the container's init process exited unexpectedly (was it killed, e.g. by the OOM killer?)".into(),
+    }
+}
+
+/// Clones init into its namespaces; in the child this never returns.
+fn spawn_init(ctx: &InitContext<'_>, child_end: Channel, ns: &NamespacePlan) -> Result<i32> {
+    let mut flags = ns.new_flags;
+    let restore = super::enter_for_children(ns.parent_joins())?;
+    if ns.creates(LinuxNamespaceType::Time) {
+        // Offsets can only be set before a process enters the namespace: make it ours-for-children first.
+        super::new_time_namespace(ctx.spec)?;
+        flags &= !brig_sys::process::CLONE_NEWTIME;
+    }
+    let forked = brig_sys::clone3(&brig_sys::CloneArgs {
+        namespaces: flags,
+        cgroup: None,
+    });
+    match forked {
+        Ok(brig_sys::ForkResult::Child) => init::main(ctx, &child_end),
+        Ok(brig_sys::ForkResult::Parent { pid }) => {
+            drop(child_end);
+            restore.restore()?;
+            Ok(pid)
+        }
+        Err(e) => Err(Error::sys("clone3 of the container process", e)),
+    }
+}
+
+fn make_fifo(dir: &ContainerDir) -> Result<OwnedFd> {
+    let path = dir.fifo_path();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &path,
+        rustix::fs::FileType::Fifo,
+        Mode::from_bits_truncate(0o600),
+        0,
+    )
+    .map_err(|e| Error::io("cannot create", &path, e.into()))?;
+    rustix::fs::open(&path, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| Error::io("cannot open", &path, e.into()))
+}
+
+fn connect_console(opts: &CreateOptions, terminal: bool) -> Result<Option<UnixStream>> {
+    match (&opts.console_socket, terminal) {
+        (Some(path), true) => UnixStream::connect(path)
+            .map(Some)
+            .map_err(|e| Error::io("cannot connect to console socket", path, e)),
+        (None, true) => Err(Error::InvalidFlag {
+            flag: "--console-socket",
+            reason:
+                "process.terminal is true, so a console socket is required to receive the terminal"
+                    .into(),
+        }),
+        (_, false) => Ok(None),
+    }
+}
+
+/// Preserved descriptors are announced the systemd way.
+fn listen_fds_env(preserve_fds: u32) -> Vec<CString> {
+    if preserve_fds == 0 {
+        return Vec::new();
+    }
+    [
+        format!("LISTEN_FDS={preserve_fds}"),
+        "LISTEN_PID=1".to_string(),
+    ]
+    .into_iter()
+    .filter_map(|s| CString::new(s).ok())
+    .collect()
+}
+
+pub(crate) fn write_pid_file(path: &std::path::Path, pid: i32) -> Result<()> {
+    let tmp = path.with_extension("tmp-brig");
+    std::fs::write(&tmp, pid.to_string())
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| Error::io("cannot write pid file", path, e))
+}
