@@ -105,6 +105,7 @@ pub struct Invocation {
     extra_fds: Vec<PathBuf>,
     stdin: Option<PathBuf>,
     env: Vec<(String, String)>,
+    listen_fds: bool,
     timeout: Duration,
 }
 
@@ -120,6 +121,7 @@ impl Invocation {
             extra_fds: Vec::new(),
             stdin: None,
             env: Vec::new(),
+            listen_fds: false,
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -138,6 +140,13 @@ impl Invocation {
     /// (for `--preserve-fds`), through a `/bin/sh` wrapper that execs it.
     pub fn extra_fds(mut self, files: &[PathBuf]) -> Invocation {
         self.extra_fds = files.to_vec();
+        self
+    }
+
+    /// Also announces the extra descriptors by systemd socket activation:
+    /// `LISTEN_FDS=<count>` and `LISTEN_PID=<pid of the command>`.
+    pub fn listen_fds(mut self) -> Invocation {
+        self.listen_fds = true;
         self
     }
 
@@ -215,6 +224,10 @@ impl Invocation {
         let mut script = String::from("exec");
         for i in 0..self.extra_fds.len() {
             script.push_str(&format!(" {}<>\"${}\"", i + 3, i + 1));
+        }
+        if self.listen_fds {
+            // exec keeps the shell's pid, so $$ is the runtime's pid.
+            script.push_str(&format!("; export LISTEN_FDS={} LISTEN_PID=$$", self.extra_fds.len()));
         }
         script.push_str(&format!("; shift {}; exec \"$@\"", self.extra_fds.len()));
         let mut argv: Vec<OsString> =
