@@ -18,6 +18,7 @@ pub mod console;
 pub mod differential;
 pub mod ids;
 pub mod leftovers;
+pub mod mountinfo;
 pub mod rootfs;
 pub mod runtime;
 pub mod spec;
