@@ -1,7 +1,8 @@
 //! Container state under `--root`: one directory per container holding
 //! `state.json` (written atomically) and, until `start`, the exec fifo.
-//! Commands on one container are serialized by an exclusive `flock` on its
-//! directory.
+//! Commands on one container are serialized by an exclusive POSIX record
+//! lock on its `lock` file: unlike `flock`, such a lock is not inherited by
+//! the init process we fork, which must not hold it while it waits for `start`.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -141,11 +142,20 @@ pub struct ContainerDir {
 
 impl ContainerDir {
     fn lock(id: &str, path: PathBuf) -> Result<Self> {
-        let dir = File::open(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::NotFound(id.to_string()),
-            _ => Error::io("cannot open state directory", &path, e),
-        })?;
-        dir.lock().map_err(|e| Error::io("cannot lock", &path, e))?;
+        let lock_path = path.join("lock");
+        let dir = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Error::NotFound(id.to_string()),
+                _ => Error::io("cannot open", &lock_path, e),
+            })?;
+        rustix::fs::fcntl_lock(&dir, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| Error::io("cannot lock", &lock_path, e.into()))?;
         // The directory may have been deleted while we waited for the lock.
         if !path.exists() {
             return Err(Error::NotFound(id.to_string()));
