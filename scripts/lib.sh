@@ -1,0 +1,32 @@
+# Shared by the Quick start scripts.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+need_root() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "error: run as root: containers need namespaces, mounts and cgroups" >&2
+		exit 1
+	fi
+}
+
+# Installs the Debian packages of scripts/packages.txt that are missing.
+install_packages() {
+	local missing=()
+	while read -r pkg; do
+		case "$pkg" in '' | '#'*) continue ;; esac
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+	done <"$repo/scripts/packages.txt"
+	if [ ${#missing[@]} -gt 0 ]; then
+		echo "==> apt-get install ${missing[*]}"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	fi
+}
+
+need_cargo() {
+	if ! command -v cargo >/dev/null; then
+		echo "error: cargo not found: install Rust 1.89 or newer (https://rustup.rs), then run this again" >&2
+		exit 1
+	fi
+}
