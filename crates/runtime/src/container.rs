@@ -95,7 +95,10 @@ fn signal_container(record: &Record, signal: i32, all: bool) -> Result<()> {
         return Ok(());
     };
     if all {
-        for pid in proc::pids_in_pid_namespace(init.pid).into_iter().skip(1) {
+        for pid in container_pids(record, init.pid)
+            .into_iter()
+            .filter(|&p| p != init.pid)
+        {
             if let Some(fd) = proc::ProcessId::of(pid).and_then(|p| p.pidfd()) {
                 proc::signal(&fd, signal)?;
             }
@@ -124,6 +127,10 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
         });
     }
     stop_all(&record)?;
+    if let Some(cg) = &record.cgroup {
+        use brig_cgroups::CgroupManager;
+        cg.remove()?;
+    }
     let state = report::oci_state_json(&dir, &record, "stopped");
     if let Err(e) = hooks::run_all(
         record.config.hooks().as_ref(),
@@ -161,7 +168,7 @@ pub fn pids(store: &Store, id: &str) -> Result<Vec<i32>> {
     }
     Ok(record
         .init
-        .map(|i| proc::pids_in_pid_namespace(i.pid))
+        .map(|i| container_pids(&record, i.pid))
         .unwrap_or_default())
 }
 
@@ -170,4 +177,13 @@ pub fn process_template(store: &Store, id: &str) -> Result<oci_spec::runtime::Pr
     let dir = store.open(id)?;
     let record = dir.load()?;
     Ok(record.config.process().clone().unwrap_or_default())
+}
+
+/// The container's processes: from its cgroup, else from its pid namespace.
+fn container_pids(record: &Record, init: i32) -> Vec<i32> {
+    use brig_cgroups::CgroupMonitor;
+    match record.cgroup.as_ref().map(|cg| cg.pids()) {
+        Some(Ok(pids)) if !pids.is_empty() => pids,
+        _ => proc::pids_in_pid_namespace(init),
+    }
 }

@@ -44,6 +44,8 @@ pub enum Error {
     UnknownSignal(String),
     #[error(transparent)]
     Rootfs(#[from] RootfsError),
+    #[error("cgroup: {0}")]
+    Cgroup(brig_cgroups::CgroupError),
     #[error("container init failed: {0}")]
     Init(WireError),
     #[error("{kind} hook {path}: {reason}")]

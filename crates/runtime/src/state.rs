@@ -61,9 +61,9 @@ pub struct Record {
     pub created: String,
     #[serde(default)]
     pub annotations: HashMap<String, String>,
-    /// The cgroup path the container was placed in, if any.
+    /// The container's cgroup, as `create` made it.
     #[serde(default)]
-    pub cgroup_path: Option<String>,
+    pub cgroup: Option<brig_cgroups::AnyManager>,
     /// The container's configuration, kept so that `exec`, `delete` (poststop
     /// hooks) and `update` do not depend on the bundle staying unchanged.
     pub config: oci_spec::runtime::Spec,
@@ -219,7 +219,13 @@ impl ContainerDir {
         if self.fifo_path().exists() {
             return Status::Created;
         }
-        if init.is_stopped_by_freezer() {
+        use brig_cgroups::CgroupMonitor;
+        let frozen = record
+            .cgroup
+            .as_ref()
+            .and_then(|cg| cg.freezer_state().ok())
+            .is_some_and(|s| s == brig_cgroups::FreezerState::Frozen);
+        if frozen {
             return Status::Paused;
         }
         Status::Running

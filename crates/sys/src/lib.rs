@@ -4,10 +4,12 @@
 //! block states why it is sound. Nothing here knows about containers.
 #![allow(unsafe_code)]
 
+pub mod bpf;
 pub mod caps;
 pub mod exec;
 pub mod fd;
 pub mod keyring;
+pub mod mount;
 pub mod process;
 pub mod seccomp;
 pub mod signal;

@@ -6,7 +6,7 @@ use brig_runtime::process::create::{self, CreateOptions};
 
 use crate::cli::CreateArgs;
 
-fn options(args: CreateArgs) -> CreateOptions {
+fn options(args: CreateArgs, systemd_cgroup: bool) -> CreateOptions {
     CreateOptions {
         id: args.id,
         bundle: args.bundle,
@@ -15,11 +15,12 @@ fn options(args: CreateArgs) -> CreateOptions {
         no_pivot: args.no_pivot,
         no_new_keyring: args.no_new_keyring,
         preserve_fds: args.preserve_fds,
+        systemd_cgroup,
     }
 }
 
-pub fn create(store: &Store, args: CreateArgs) -> Result<i32> {
-    create::create(store, &options(args))?;
+pub fn create(store: &Store, args: CreateArgs, systemd: bool) -> Result<i32> {
+    create::create(store, &options(args, systemd))?;
     Ok(0)
 }
 
@@ -28,8 +29,12 @@ pub fn start(store: &Store, id: &str) -> Result<i32> {
     Ok(0)
 }
 
-pub fn run(store: &Store, args: CreateArgs, detach: bool) -> Result<i32> {
-    Ok(brig_runtime::run::run(store, &options(args), detach)?)
+pub fn run(store: &Store, args: CreateArgs, detach: bool, systemd: bool) -> Result<i32> {
+    Ok(brig_runtime::run::run(
+        store,
+        &options(args, systemd),
+        detach,
+    )?)
 }
 
 pub fn kill(store: &Store, id: &str, signal: Option<&str>, all: bool) -> Result<i32> {

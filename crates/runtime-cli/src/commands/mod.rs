@@ -4,28 +4,23 @@ mod exec;
 mod lifecycle;
 mod query;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use brig_runtime::Store;
 
 use crate::cli::{Command, Global};
 
 /// Runs a command; returns the process exit status.
 pub fn dispatch(global: &Global, command: Command) -> Result<i32> {
-    if global.systemd_cgroup {
-        bail!(
-            "--systemd-cgroup: the systemd cgroup manager is not supported yet; omit the flag to use cgroupfs"
-        );
-    }
     let store = Store::new(&global.root);
     match command {
         Command::Spec { bundle, rootless } => query::spec(&bundle, rootless),
-        Command::Create(args) => lifecycle::create(&store, args),
+        Command::Create(args) => lifecycle::create(&store, args, global.systemd_cgroup),
         Command::Start { id } => lifecycle::start(&store, &id),
         Command::Run {
             create,
             detach,
             keep: _,
-        } => lifecycle::run(&store, create, detach),
+        } => lifecycle::run(&store, create, detach, global.systemd_cgroup),
         Command::State { id } => query::state(&store, &id),
         Command::Kill { id, signal, all } => lifecycle::kill(&store, &id, signal.as_deref(), all),
         Command::Delete { id, force } => lifecycle::delete(&store, &id, force),

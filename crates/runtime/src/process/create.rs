@@ -32,6 +32,7 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    pub systemd_cgroup: bool,
 }
 
 /// A created container whose init waits for `start`.
@@ -47,6 +48,7 @@ pub struct Created {
 struct Cleanup<'a> {
     dir: Option<&'a ContainerDir>,
     child: Option<ProcessId>,
+    cgroup: Option<brig_cgroups::AnyManager>,
 }
 
 impl Drop for Cleanup<'_> {
@@ -54,6 +56,10 @@ impl Drop for Cleanup<'_> {
         if let Some(child) = self.child.and_then(|c| c.pidfd()) {
             let _ = crate::proc::signal(&child, libc::SIGKILL);
             let _ = crate::proc::wait_exit(&child, std::time::Duration::from_secs(5));
+        }
+        if let Some(cg) = &self.cgroup {
+            use brig_cgroups::CgroupManager;
+            let _ = cg.remove();
         }
         if let Some(dir) = self.dir {
             let _ = std::fs::remove_dir_all(&dir.path);
@@ -81,6 +87,7 @@ pub(crate) fn create_with_console(
         .as_ref()
         .ok_or(Error::NotFound("process".into()))?;
     let process = ProcessPlan::from_spec(process_spec, &config, crate::caps::last_cap())?;
+    let cgroup = crate::cgroup::plan(&bundle.spec, &opts.id, opts.systemd_cgroup)?;
     let rootfs = RootfsPlan::from_spec(
         &bundle.spec,
         &bundle.rootfs,
@@ -89,6 +96,8 @@ pub(crate) fn create_with_console(
             terminal: process.terminal,
             in_user_namespace: ns.creates(LinuxNamespaceType::User)
                 || ns.joins(LinuxNamespaceType::User),
+            bundle: bundle.dir.clone(),
+            host_cgroups: Some(cgroup.mounts.clone()),
         },
     )?;
     crate::idmap::validate(&bundle.spec, &config)?;
@@ -101,8 +110,20 @@ pub(crate) fn create_with_console(
     let mut cleanup = Cleanup {
         dir: Some(&dir),
         child: None,
+        cgroup: None,
     };
+    let mut cg = cgroup.manager;
+    {
+        use brig_cgroups::CgroupManager;
+        cg.create()?;
+        cleanup.cgroup = Some(cg.clone());
+        if let Some(resources) = crate::cgroup::resources_with_devices(&bundle.spec) {
+            cg.set_resources(&resources)?;
+        }
+    }
+    let into_cgroup = cg.clone_into_fd()?;
     let fifo = make_fifo(&dir)?;
+    let listen = socket_activation();
     let (parent_end, child_end) = protocol::pair().map_err(|e| Error::sys("socketpair", e))?;
     let ctx = InitContext {
         spec: &bundle.spec,
@@ -111,12 +132,17 @@ pub(crate) fn create_with_console(
         process: &process,
         fifo: fifo.as_fd(),
         console: console.as_ref().map(|c| c.as_fd()),
-        extra_env: listen_fds_env(opts.preserve_fds),
-        preserve_fds: opts.preserve_fds,
+        extra_env: listen.env,
+        preserve_fds: opts.preserve_fds + listen.fds,
         new_keyring: (!opts.no_new_keyring)
             .then(|| CString::new(format!("_ses.{}", opts.id)).unwrap_or_default()),
     };
-    let pid = spawn_init(&ctx, child_end, &ns)?;
+    let pid = spawn_init(
+        &ctx,
+        child_end,
+        &ns,
+        into_cgroup.as_ref().map(|fd| fd.as_fd()),
+    )?;
     let init = ProcessId::of(pid).ok_or_else(|| Error::Init(init_vanished()))?;
     cleanup.child = Some(init);
 
@@ -128,11 +154,15 @@ pub(crate) fn create_with_console(
         rootfs: bundle.rootfs.clone(),
         created: crate::state::rfc3339_now(),
         annotations: bundle.spec.annotations().clone().unwrap_or_default(),
-        cgroup_path: None,
+        cgroup: Some(cg.clone()),
         config: bundle.spec.clone(),
     };
     // Persist the pid first: a `delete --force` after a crash must find the process.
     dir.save(&record)?;
+    if into_cgroup.is_none() {
+        use brig_cgroups::CgroupManager;
+        cg.add_task(pid)?;
+    }
     if ns.creates(LinuxNamespaceType::User) {
         idmap::write_maps(pid, &bundle.spec, &config)?;
     }
@@ -145,6 +175,7 @@ pub(crate) fn create_with_console(
     }
     cleanup.dir = None;
     cleanup.child = None;
+    cleanup.cgroup = None;
     drop(cleanup);
     Ok(Created {
         dir,
@@ -197,8 +228,15 @@ fn init_vanished() -> protocol::WireError {
 }
 
 /// Clones init into its namespaces; in the child this never returns.
-fn spawn_init(ctx: &InitContext<'_>, child_end: Channel, ns: &NamespacePlan) -> Result<i32> {
-    let mut flags = ns.new_flags;
+fn spawn_init(
+    ctx: &InitContext<'_>,
+    child_end: Channel,
+    ns: &NamespacePlan,
+    cgroup: Option<std::os::fd::BorrowedFd<'_>>,
+) -> Result<i32> {
+    // A cgroup namespace is rooted where its creator is: init makes it only
+    // once the parent has placed it in the container's cgroup.
+    let mut flags = ns.new_flags & !(libc::CLONE_NEWCGROUP as u64);
     let restore = super::enter_for_children(ns.parent_joins())?;
     if ns.creates(LinuxNamespaceType::Time) {
         // Offsets can only be set before a process enters the namespace: make it ours-for-children first.
@@ -207,7 +245,7 @@ fn spawn_init(ctx: &InitContext<'_>, child_end: Channel, ns: &NamespacePlan) -> 
     }
     let forked = brig_sys::clone3(&brig_sys::CloneArgs {
         namespaces: flags,
-        cgroup: None,
+        cgroup,
     });
     match forked {
         Ok(brig_sys::ForkResult::Child) => init::main(ctx, &child_end),
@@ -249,18 +287,27 @@ fn connect_console(opts: &CreateOptions, terminal: bool) -> Result<Option<UnixSt
     }
 }
 
-/// Preserved descriptors are announced the systemd way.
-fn listen_fds_env(preserve_fds: u32) -> Vec<CString> {
-    if preserve_fds == 0 {
-        return Vec::new();
-    }
-    [
-        format!("LISTEN_FDS={preserve_fds}"),
-        "LISTEN_PID=1".to_string(),
-    ]
-    .into_iter()
-    .filter_map(|s| CString::new(s).ok())
-    .collect()
+/// Descriptors passed to us by socket activation (`LISTEN_FDS`), passed on
+/// to the container's program with the variables that announce them, as runc does.
+struct Activation {
+    fds: u32,
+    env: Vec<CString>,
+}
+
+fn socket_activation() -> Activation {
+    let fds = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(0);
+    let env = if fds == 0 {
+        Vec::new()
+    } else {
+        [format!("LISTEN_FDS={fds}"), "LISTEN_PID=1".to_string()]
+            .into_iter()
+            .filter_map(|s| CString::new(s).ok())
+            .collect()
+    };
+    Activation { fds, env }
 }
 
 pub(crate) fn write_pid_file(path: &std::path::Path, pid: i32) -> Result<()> {

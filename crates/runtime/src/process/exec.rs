@@ -12,7 +12,7 @@ use oci_spec::runtime::Process;
 use rustix::thread::ThreadNameSpaceType as Ns;
 
 use super::plan::{ProcessPlan, resolve_program};
-use super::protocol::{self, Channel, WireError};
+use super::protocol::{self, Channel, ToInit, WireError};
 use super::wait;
 use crate::error::{Error, Result};
 use crate::state::{Status, Store};
@@ -101,12 +101,31 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
                 console: console.as_ref().map(|c| c.as_fd()),
                 preserve_fds: opts.preserve_fds,
             };
+            if !matches!(child_end.recv::<ToInit>(), Ok(Some(ToInit::Go { .. }))) {
+                brig_sys::process::exit_immediately(1);
+            }
             child_main(&ctx, &child_end)
         }
         brig_sys::ForkResult::Parent { pid } => pid,
     };
     drop(child_end);
     drop(dir);
+    // Into the container's cgroup before the child may exec.
+    if let Some(cg) = &record.cgroup {
+        use brig_cgroups::CgroupManager;
+        if let Err(e) = cg.add_task(pid) {
+            let _ = rustix::process::kill_process(
+                rustix::process::Pid::from_raw(pid).ok_or(Error::Unsupported("pid 0"))?,
+                rustix::process::Signal::KILL,
+            );
+            return Err(e.into());
+        }
+    }
+    parent_end
+        .send(&ToInit::Go {
+            hook_state: String::new(),
+        })
+        .map_err(|e| Error::sys("writing to the exec process", std::io::Error::other(e)))?;
     if let Some(err) = wait_started(&parent_end)? {
         let _ = rustix::process::waitpid(
             rustix::process::Pid::from_raw(pid),

@@ -78,6 +78,10 @@ fn run(ctx: &InitContext<'_>, chan: &Channel) -> Result<Infallible, WireError> {
     // Until exec, /proc/1/exe is the runtime binary: keep other container processes away from it.
     brig_sys::caps::set_dumpable(false).map_err(|e| wire("making init non-dumpable", e))?;
     enter_namespaces(ctx)?;
+    if ctx.ns.creates(LinuxNamespaceType::Cgroup) {
+        brig_sys::process::unshare(libc::CLONE_NEWCGROUP as u64)
+            .map_err(|e| wire("creating the cgroup namespace", e))?;
+    }
     rustix::process::setsid().map_err(|e| wire("creating a session", e))?;
     if let Some(name) = &ctx.new_keyring {
         brig_sys::keyring::join_session(name).map_err(|e| wire("creating a session keyring", e))?;
@@ -182,6 +186,21 @@ fn setup_console(ctx: &InitContext<'_>) -> Result<(), WireError> {
         return Err(wire_msg("setting up the terminal", "no console socket"));
     };
     let pty = tty::open_pty().map_err(|e| wire("creating the terminal", e))?;
+    if let Some(size) = ctx
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.console_size())
+    {
+        let winsize = rustix::termios::Winsize {
+            ws_row: size.height() as u16,
+            ws_col: size.width() as u16,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        rustix::termios::tcsetwinsize(&pty.master, winsize)
+            .map_err(|e| wire("setting the terminal size", e))?;
+    }
     rootfs::bind_console(&pty.slave_path).map_err(|e| rootfs_err("mounting /dev/console", e))?;
     tty::send_fd(
         socket,
@@ -196,6 +215,10 @@ fn setup_console(ctx: &InitContext<'_>) -> Result<(), WireError> {
 /// Enters the working directory and makes sure it is inside the container
 /// (CVE-2024-21626: a cwd reached through a leaked host descriptor is outside).
 fn enter_cwd(process: &ProcessPlan) -> Result<(), WireError> {
+    // Like runc, a missing working directory is created (inside the new root).
+    if !process.cwd.exists() {
+        let _ = std::fs::create_dir_all(&process.cwd);
+    }
     rustix::process::chdir(&process.cwd).map_err(|e| {
         wire_msg(
             "entering the working directory",
