@@ -186,12 +186,7 @@ fn setup_console(ctx: &InitContext<'_>) -> Result<(), WireError> {
         return Err(wire_msg("setting up the terminal", "no console socket"));
     };
     let pty = tty::open_pty().map_err(|e| wire("creating the terminal", e))?;
-    if let Some(size) = ctx
-        .spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.console_size())
-    {
+    if let Some(size) = ctx.spec.process().as_ref().and_then(|p| p.console_size()) {
         let winsize = rustix::termios::Winsize {
             ws_row: size.height() as u16,
             ws_col: size.width() as u16,
