@@ -227,7 +227,10 @@ impl Invocation {
         }
         if self.listen_fds {
             // exec keeps the shell's pid, so $$ is the runtime's pid.
-            script.push_str(&format!("; export LISTEN_FDS={} LISTEN_PID=$$", self.extra_fds.len()));
+            script.push_str(&format!(
+                "; export LISTEN_FDS={} LISTEN_PID=$$",
+                self.extra_fds.len()
+            ));
         }
         script.push_str(&format!("; shift {}; exec \"$@\"", self.extra_fds.len()));
         let mut argv: Vec<OsString> =

@@ -16,7 +16,10 @@ pub struct MountEntry {
 impl MountEntry {
     /// True when `option` is a per-mount or superblock option.
     pub fn has(&self, option: &str) -> bool {
-        self.mount_options.iter().chain(&self.super_options).any(|o| o == option)
+        self.mount_options
+            .iter()
+            .chain(&self.super_options)
+            .any(|o| o == option)
     }
 }
 
@@ -33,7 +36,12 @@ fn parse_line(line: &str) -> Option<MountEntry> {
         mount_point: unescape(fields.get(4)?),
         mount_options: fields.get(5)?.split(',').map(str::to_owned).collect(),
         fstype: right.next()?.to_owned(),
-        super_options: right.nth(1).unwrap_or_default().split(',').map(str::to_owned).collect(),
+        super_options: right
+            .nth(1)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::to_owned)
+            .collect(),
     })
 }
 
@@ -75,6 +83,9 @@ mod tests {
         assert_eq!(mounts[0].mount_point, "/dev/shm");
         assert_eq!(mounts[0].fstype, "tmpfs");
         assert!(mounts[0].has("noexec") && mounts[0].has("size=65536k"));
-        assert_eq!(find(&mounts, "/a b").map(|m| m.fstype.as_str()), Some("proc"));
+        assert_eq!(
+            find(&mounts, "/a b").map(|m| m.fstype.as_str()),
+            Some("proc")
+        );
     }
 }

@@ -17,7 +17,11 @@ fn create_fails_cleanly(rt: &Runtime, tag: &str, bundle: &Bundle, mentions: &[&s
     out.assert_error();
     let stderr = out.stderr.to_lowercase();
     for word in mentions {
-        assert!(stderr.contains(&word.to_lowercase()), "the error should mention {word:?}:\n{}", out.describe());
+        assert!(
+            stderr.contains(&word.to_lowercase()),
+            "the error should mention {word:?}:\n{}",
+            out.describe()
+        );
     }
     assert_nothing_left(rt, &id, bundle);
 }
@@ -35,7 +39,11 @@ fn missing_config_is_named() {
 fn malformed_config_is_named() {
     require_root!();
     let rt = runtime();
-    known_gap!(rt, RuntimeKind::Runc, "runc 1.1.5 says only \"unexpected EOF\", without the file name");
+    known_gap!(
+        rt,
+        RuntimeKind::Runc,
+        "runc 1.1.5 says only \"unexpected EOF\", without the file name"
+    );
     let mut bundle = Bundle::busybox();
     bundle.raw_config("{\"ociVersion\": \"1.0.2\", \"process\": {");
     create_fails_cleanly(&rt, "badjson", &bundle, &["config.json"]);
@@ -54,7 +62,11 @@ fn wrongly_typed_field_is_named() {
 fn unsupported_oci_version_is_refused() {
     require_root!();
     let rt = runtime();
-    known_gap!(rt, RuntimeKind::Runc, "runc 1.1.5 does not check ociVersion and runs a 2.0.0 bundle");
+    known_gap!(
+        rt,
+        RuntimeKind::Runc,
+        "runc 1.1.5 does not check ociVersion and runs a 2.0.0 bundle"
+    );
     let mut bundle = Bundle::busybox();
     bundle.oci_version("2.0.0");
     create_fails_cleanly(&rt, "ociversion", &bundle, &["2.0.0"]);
@@ -82,13 +94,20 @@ fn unknown_namespace_type_is_refused() {
 fn mount_destination_escaping_through_a_symlink_is_refused() {
     require_root!();
     let rt = runtime();
-    known_gap!(rt, RuntimeKind::Runc, "runc 1.1.5 resolves the symlink inside the rootfs and mounts there, without an error");
+    known_gap!(
+        rt,
+        RuntimeKind::Runc,
+        "runc 1.1.5 resolves the symlink inside the rootfs and mounts there, without an error"
+    );
     let outside = brig_testkit::TestDir::new("escape");
     let mut bundle = Bundle::busybox();
     bundle.symlink_in_rootfs(&outside.path().display().to_string(), "/escape");
     bundle.mount("/escape/sub", "tmpfs", "tmpfs", &[]);
     create_fails_cleanly(&rt, "mntescape", &bundle, &["/escape"]);
-    assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none(), "something was created outside the rootfs");
+    assert!(
+        std::fs::read_dir(outside.path()).unwrap().next().is_none(),
+        "something was created outside the rootfs"
+    );
 }
 
 #[test]
@@ -111,8 +130,15 @@ fn duplicate_id_is_refused_and_the_first_container_survives() {
     let first = rt.state_of(&id);
     let second = rt.create(&id, &bundle);
     second.assert_error();
-    if !rt.has_gap(RuntimeKind::Runc, "runc 1.1.5's duplicate-id error does not name the id") {
-        assert!(second.stderr.contains(&id), "the error should name the id:\n{}", second.describe());
+    if !rt.has_gap(
+        RuntimeKind::Runc,
+        "runc 1.1.5's duplicate-id error does not name the id",
+    ) {
+        assert!(
+            second.stderr.contains(&id),
+            "the error should name the id:\n{}",
+            second.describe()
+        );
     }
     let after = rt.state_of(&id);
     assert_eq!((after.status.as_str(), after.pid), ("created", first.pid));
@@ -133,11 +159,22 @@ fn unknown_id_is_an_error_for_every_command() {
     ] {
         let out = rt.cmd(&args);
         out.assert_error();
-        if !rt.has_gap(RuntimeKind::Runc, "runc 1.1.5 says \"container does not exist\" without the id") {
-            assert!(out.stderr.contains(&id), "the error should name the id:\n{}", out.describe());
+        if !rt.has_gap(
+            RuntimeKind::Runc,
+            "runc 1.1.5 says \"container does not exist\" without the id",
+        ) {
+            assert!(
+                out.stderr.contains(&id),
+                "the error should name the id:\n{}",
+                out.describe()
+            );
         }
     }
-    assert!(rt.root_entries().is_empty(), "state created for an unknown id: {:?}", rt.root_entries());
+    assert!(
+        rt.root_entries().is_empty(),
+        "state created for an unknown id: {:?}",
+        rt.root_entries()
+    );
 }
 
 #[test]
@@ -161,7 +198,11 @@ fn bad_executable_fails_start_or_create_with_its_name() {
     let id = rt.new_id("noexe");
     let out = rt.run(&id, &bundle);
     out.assert_error();
-    assert!(out.stderr.contains("/no/such/program"), "{}", out.describe());
+    assert!(
+        out.stderr.contains("/no/such/program"),
+        "{}",
+        out.describe()
+    );
     assert_nothing_left(&rt, &id, &bundle);
 }
 

@@ -16,15 +16,32 @@ fn exec_joins_the_container_namespaces() {
     let (id, _, _) = start_sleeper(&rt, "execns", |b| {
         b.hostname(Some("exec-box"));
     });
-    let out = rt.exec(&id, &["sh", "-c", "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$"]);
+    let out = rt.exec(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$",
+        ],
+    );
     out.assert_ok();
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines[..2], ["exec-box", "sleep 1000 "], "{}", out.stdout);
     assert_ne!(lines.get(2), Some(&"1"), "exec'd process must not be pid 1");
     let pid = rt.state_of(&id).pid.expect("pid").to_string();
-    let links = rt.exec(&id, &["sh", "-c", "for n in pid net ipc uts mnt; do readlink /proc/self/ns/$n; done"]);
+    let links = rt.exec(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "for n in pid net ipc uts mnt; do readlink /proc/self/ns/$n; done",
+        ],
+    );
     links.assert_ok();
-    let expected: Vec<String> = ["pid", "net", "ipc", "uts", "mnt"].iter().map(|n| ns_link(&pid, n)).collect();
+    let expected: Vec<String> = ["pid", "net", "ipc", "uts", "mnt"]
+        .iter()
+        .map(|n| ns_link(&pid, n))
+        .collect();
     assert_eq!(links.stdout.lines().collect::<Vec<_>>(), expected);
 }
 
@@ -58,7 +75,9 @@ fn exec_takes_cwd_env_and_user() {
     let (id, _, _) = start_sleeper(&rt, "execopts", |_| {});
     let out = rt.exec_with(
         &id,
-        &["--cwd", "/tmp", "-e", "FOO=bar", "-e", "SECOND=2", "-u", "1000:100"],
+        &[
+            "--cwd", "/tmp", "-e", "FOO=bar", "-e", "SECOND=2", "-u", "1000:100",
+        ],
         &["sh", "-c", "pwd; echo $FOO $SECOND; id -u; id -g"],
     );
     out.assert_ok();
@@ -109,11 +128,19 @@ fn exec_detached_writes_a_pid_file() {
     );
     out.assert_ok();
     assert!(wait_for_file(&ctl.join("exec-pid"), SOON));
-    let host_pid: i64 = fs::read_to_string(&pid_file).expect("pid file").trim().parse().expect("a pid");
+    let host_pid: i64 = fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("a pid");
     assert!(process_alive(host_pid));
     let ps = rt.cmd(&["ps", "--format", "json", &id]);
     let pids: Vec<i64> = serde_json::from_str(&ps.stdout).unwrap_or_default();
-    assert!(pids.contains(&host_pid), "ps does not list the exec'd process: {}", ps.describe());
+    assert!(
+        pids.contains(&host_pid),
+        "ps does not list the exec'd process: {}",
+        ps.describe()
+    );
 }
 
 #[test]
@@ -121,9 +148,14 @@ fn exec_with_terminal_uses_the_console_socket() {
     require_root!();
     let rt = runtime();
     let (id, _, _) = start_sleeper(&rt, "exectty", |_| {});
-    let socket = ConsoleSocket::bind(&rt.work_dir().join("exec.sock")).expect("binding the console socket");
+    let socket =
+        ConsoleSocket::bind(&rt.work_dir().join("exec.sock")).expect("binding the console socket");
     let sock = socket.path().display().to_string();
-    let out = rt.exec_with(&id, &["-t", "-d", "--console-socket", &sock], &["sh", "-c", "test -t 1 && echo tty-ok"]);
+    let out = rt.exec_with(
+        &id,
+        &["-t", "-d", "--console-socket", &sock],
+        &["sh", "-c", "test -t 1 && echo tty-ok"],
+    );
     out.assert_ok();
     let master = socket.recv_master(SOON).expect("pty master for exec");
     assert_eq!(read_master_to_end(master, SOON), "tty-ok\n");

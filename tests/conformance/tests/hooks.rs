@@ -15,13 +15,24 @@ use common::*;
 /// pivot_root), where the control directory is `/ctl`; every other hook sees
 /// the host's paths.
 fn recording_hook(bundle: &mut Bundle, kind: HookKind, host_dir: &Path) {
-    let dir = if kind == HookKind::StartContainer { "/ctl".to_owned() } else { host_dir.display().to_string() };
-    let script = format!("cat > {dir}/{name}.json; echo {name} >> {dir}/order", name = kind.name());
+    let dir = if kind == HookKind::StartContainer {
+        "/ctl".to_owned()
+    } else {
+        host_dir.display().to_string()
+    };
+    let script = format!(
+        "cat > {dir}/{name}.json; echo {name} >> {dir}/order",
+        name = kind.name()
+    );
     bundle.hook(kind, "/bin/sh", &["sh", "-c", &script], None);
 }
 
 fn order(dir: &Path) -> Vec<String> {
-    fs::read_to_string(dir.join("order")).unwrap_or_default().lines().map(str::to_owned).collect()
+    fs::read_to_string(dir.join("order"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]
@@ -38,30 +49,62 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
     rt.create(&id, &bundle).assert_ok();
     let runc_order = rt.kind() == RuntimeKind::Runc && !strict();
     if runc_order {
-        eprintln!("KNOWN GAP (runc): runc 1.1.5 runs poststart hooks at create, not after start (fixed in runc 1.2)");
-        assert_eq!(order(&ctl), ["prestart", "createRuntime", "createContainer", "poststart"]);
+        eprintln!(
+            "KNOWN GAP (runc): runc 1.1.5 runs poststart hooks at create, not after start (fixed in runc 1.2)"
+        );
+        assert_eq!(
+            order(&ctl),
+            ["prestart", "createRuntime", "createContainer", "poststart"]
+        );
     } else {
-        assert_eq!(order(&ctl), ["prestart", "createRuntime", "createContainer"]);
+        assert_eq!(
+            order(&ctl),
+            ["prestart", "createRuntime", "createContainer"]
+        );
     }
     rt.start(&id).assert_ok();
     assert!(wait_for_file(&ctl.join("ready"), SOON));
-    assert!(wait_until(SOON, || order(&ctl).len() >= 5), "poststart did not run: {:?}", order(&ctl));
+    assert!(
+        wait_until(SOON, || order(&ctl).len() >= 5),
+        "poststart did not run: {:?}",
+        order(&ctl)
+    );
     if !runc_order {
         assert_eq!(order(&ctl)[3..], ["startContainer", "poststart"]);
     }
     rt.delete_force(&id).assert_ok();
-    assert!(wait_until(SOON, || order(&ctl).len() >= 6), "poststop did not run: {:?}", order(&ctl));
+    assert!(
+        wait_until(SOON, || order(&ctl).len() >= 6),
+        "poststop did not run: {:?}",
+        order(&ctl)
+    );
     assert_eq!(order(&ctl)[5..], ["poststop"]);
 
     let bundle_path = fs::canonicalize(bundle.path()).unwrap();
     for kind in HookKind::ALL {
-        let text = fs::read_to_string(ctl.join(format!("{}.json", kind.name()))).unwrap_or_default();
-        let state = State::parse(&text).unwrap_or_else(|e| panic!("{} hook stdin: {e}", kind.name()));
+        let text =
+            fs::read_to_string(ctl.join(format!("{}.json", kind.name()))).unwrap_or_default();
+        let state =
+            State::parse(&text).unwrap_or_else(|e| panic!("{} hook stdin: {e}", kind.name()));
         assert_eq!(state.id, id, "{} hook", kind.name());
-        assert_eq!(fs::canonicalize(&state.bundle).ok().as_ref(), Some(&bundle_path), "{} hook", kind.name());
-        assert!(state.oci_version.starts_with("1."), "{} hook: {}", kind.name(), state.oci_version);
+        assert_eq!(
+            fs::canonicalize(&state.bundle).ok().as_ref(),
+            Some(&bundle_path),
+            "{} hook",
+            kind.name()
+        );
+        assert!(
+            state.oci_version.starts_with("1."),
+            "{} hook: {}",
+            kind.name(),
+            state.oci_version
+        );
         if kind != HookKind::Poststop {
-            assert!(state.pid.is_some_and(|p| p > 0), "{} hook got no pid: {text}", kind.name());
+            assert!(
+                state.pid.is_some_and(|p| p > 0),
+                "{} hook got no pid: {text}",
+                kind.name()
+            );
         }
     }
 }
@@ -73,11 +116,20 @@ fn hooks_get_their_args_and_env() {
     let mut bundle = Bundle::busybox();
     let ctl = control_dir(&rt, &mut bundle);
     let script = format!("echo \"$0 $1 $HOOK_VAR\" > {}/out", ctl.display());
-    bundle.hook(HookKind::CreateRuntime, "/bin/sh", &["sh", "-c", &script, "argzero", "argone"], None);
-    bundle.config_mut()["hooks"]["createRuntime"][0]["env"] = serde_json::json!(["HOOK_VAR=from-env"]);
+    bundle.hook(
+        HookKind::CreateRuntime,
+        "/bin/sh",
+        &["sh", "-c", &script, "argzero", "argone"],
+        None,
+    );
+    bundle.config_mut()["hooks"]["createRuntime"][0]["env"] =
+        serde_json::json!(["HOOK_VAR=from-env"]);
     let id = rt.new_id("hookargs");
     rt.run(&id, &bundle).assert_ok();
-    assert_eq!(fs::read_to_string(ctl.join("out")).unwrap_or_default(), "argzero argone from-env\n");
+    assert_eq!(
+        fs::read_to_string(ctl.join("out")).unwrap_or_default(),
+        "argzero argone from-env\n"
+    );
 }
 
 #[test]
@@ -85,7 +137,12 @@ fn failing_prestart_hook_fails_create_and_leaves_nothing() {
     require_root!();
     let rt = runtime();
     let mut bundle = Bundle::busybox();
-    bundle.args(&["sleep", "1000"]).hook(HookKind::Prestart, "/bin/sh", &["sh", "-c", "exit 3"], None);
+    bundle.args(&["sleep", "1000"]).hook(
+        HookKind::Prestart,
+        "/bin/sh",
+        &["sh", "-c", "exit 3"],
+        None,
+    );
     let id = rt.new_id("hookfail");
     rt.create(&id, &bundle).assert_error();
     leftovers::assert_nothing_left(&rt, &id, &bundle);
@@ -96,7 +153,9 @@ fn failing_create_runtime_hook_fails_create_and_leaves_nothing() {
     require_root!();
     let rt = runtime();
     let mut bundle = Bundle::busybox();
-    bundle.args(&["sleep", "1000"]).hook(HookKind::CreateRuntime, "/bin/false", &["false"], None);
+    bundle
+        .args(&["sleep", "1000"])
+        .hook(HookKind::CreateRuntime, "/bin/false", &["false"], None);
     let id = rt.new_id("crfail");
     rt.create(&id, &bundle).assert_error();
     leftovers::assert_nothing_left(&rt, &id, &bundle);
@@ -107,11 +166,19 @@ fn hook_timeout_fails_the_operation() {
     require_root!();
     let rt = runtime();
     let mut bundle = Bundle::busybox();
-    bundle.args(&["sleep", "1000"]).hook(HookKind::CreateRuntime, "/bin/sleep", &["sleep", "30"], Some(1));
+    bundle.args(&["sleep", "1000"]).hook(
+        HookKind::CreateRuntime,
+        "/bin/sleep",
+        &["sleep", "30"],
+        Some(1),
+    );
     let id = rt.new_id("hooktimeout");
     let started = Instant::now();
     rt.create(&id, &bundle).assert_error();
-    assert!(started.elapsed() < Duration::from_secs(10), "the 1 s timeout was not enforced");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the 1 s timeout was not enforced"
+    );
     leftovers::assert_nothing_left(&rt, &id, &bundle);
 }
 

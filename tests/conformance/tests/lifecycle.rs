@@ -23,23 +23,53 @@ fn state_goes_created_running_stopped_then_gone() {
     let created = rt.state_of(&id);
     assert_eq!(created.status, "created");
     assert_eq!(created.id, id);
-    assert!(created.oci_version.starts_with("1."), "ociVersion {}", created.oci_version);
-    assert_eq!(fs::canonicalize(&created.bundle).ok(), fs::canonicalize(bundle.path()).ok());
-    assert_eq!(created.annotations.as_ref().and_then(|a| a.get("org.brig.test")).map(String::as_str), Some("yes"));
+    assert!(
+        created.oci_version.starts_with("1."),
+        "ociVersion {}",
+        created.oci_version
+    );
+    assert_eq!(
+        fs::canonicalize(&created.bundle).ok(),
+        fs::canonicalize(bundle.path()).ok()
+    );
+    assert_eq!(
+        created
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("org.brig.test"))
+            .map(String::as_str),
+        Some("yes")
+    );
     let pid = created.pid.expect("a created container has a pid");
-    assert!(process_alive(pid), "pid {pid} of the created container is not running");
-    assert!(!ctl.join("started").exists(), "the user process ran before start");
+    assert!(
+        process_alive(pid),
+        "pid {pid} of the created container is not running"
+    );
+    assert!(
+        !ctl.join("started").exists(),
+        "the user process ran before start"
+    );
 
     rt.start(&id).assert_ok();
-    assert!(wait_for_file(&ctl.join("started"), SOON), "the user process did not run after start");
+    assert!(
+        wait_for_file(&ctl.join("started"), SOON),
+        "the user process did not run after start"
+    );
     assert_eq!(rt.state_of(&id).status, "running");
 
     fs::write(ctl.join("go"), "").unwrap();
-    assert!(rt.wait_for_status(&id, "stopped", SOON), "never stopped:\n{}", rt.state(&id).describe());
+    assert!(
+        rt.wait_for_status(&id, "stopped", SOON),
+        "never stopped:\n{}",
+        rt.state(&id).describe()
+    );
 
     rt.delete(&id).assert_ok();
     rt.state(&id).assert_error();
-    assert!(!rt.root_entries().contains(&id), "state directory left after delete");
+    assert!(
+        !rt.root_entries().contains(&id),
+        "state directory left after delete"
+    );
 }
 
 #[test]
@@ -50,7 +80,12 @@ fn pid_file_holds_the_container_pid() {
     bundle.args(&["sleep", "1000"]);
     let id = rt.new_id("pidfile");
     let pid_file = rt.work_dir().join("pid");
-    rt.create_with(&id, &bundle, &["--pid-file", &pid_file.display().to_string()]).assert_ok();
+    rt.create_with(
+        &id,
+        &bundle,
+        &["--pid-file", &pid_file.display().to_string()],
+    )
+    .assert_ok();
     let written = fs::read_to_string(&pid_file).expect("pid file written by create");
     assert_eq!(written.trim().parse::<i64>().ok(), rt.state_of(&id).pid);
 }
@@ -62,9 +97,16 @@ fn delete_of_running_container_needs_force() {
     let (id, bundle, _) = start_sleeper(&rt, "delete", |_| {});
     let pid = rt.state_of(&id).pid.expect("pid");
     rt.delete(&id).assert_error();
-    assert_eq!(rt.state_of(&id).status, "running", "a refused delete must not touch the container");
+    assert_eq!(
+        rt.state_of(&id).status,
+        "running",
+        "a refused delete must not touch the container"
+    );
     rt.delete_force(&id).assert_ok();
-    assert!(wait_until(SOON, || !process_alive(pid)), "process {pid} survived delete --force");
+    assert!(
+        wait_until(SOON, || !process_alive(pid)),
+        "process {pid} survived delete --force"
+    );
     brig_testkit::leftovers::assert_nothing_left(&rt, &id, &bundle);
 }
 
@@ -155,10 +197,23 @@ fn list_shows_containers_in_every_format() {
 
     let table = rt.cmd(&["list"]);
     table.assert_ok();
-    assert!(table.stdout.lines().next().is_some_and(|h| h.contains("ID") && h.contains("STATUS")));
+    assert!(
+        table
+            .stdout
+            .lines()
+            .next()
+            .is_some_and(|h| h.contains("ID") && h.contains("STATUS"))
+    );
     for (id, status) in [(&running, "running"), (&created, "created")] {
-        let row = table.stdout.lines().find(|l| l.split_whitespace().next() == Some(id.as_str()));
-        assert!(row.is_some_and(|r| r.contains(status)), "no {status} row for {id}:\n{}", table.stdout);
+        let row = table
+            .stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id.as_str()));
+        assert!(
+            row.is_some_and(|r| r.contains(status)),
+            "no {status} row for {id}:\n{}",
+            table.stdout
+        );
     }
 
     let quiet = rt.cmd(&["list", "-q"]);
@@ -171,7 +226,8 @@ fn list_shows_containers_in_every_format() {
 
     let json = rt.cmd(&["list", "--format", "json"]);
     json.assert_ok();
-    let list: Vec<Value> = serde_json::from_str(&json.stdout).expect("list --format json is a JSON array");
+    let list: Vec<Value> =
+        serde_json::from_str(&json.stdout).expect("list --format json is a JSON array");
     assert_eq!(list.len(), 2);
     for entry in &list {
         let id = entry["id"].as_str().unwrap_or_default();
@@ -199,11 +255,27 @@ fn ps_lists_the_container_processes() {
     let pid = rt.state_of(&id).pid.expect("pid");
     let table = rt.cmd(&["ps", &id]);
     table.assert_ok();
-    assert!(table.stdout.lines().next().is_some_and(|h| h.contains("PID")), "{}", table.describe());
-    assert!(table.stdout.split_whitespace().any(|w| w == pid.to_string()), "{}", table.describe());
+    assert!(
+        table
+            .stdout
+            .lines()
+            .next()
+            .is_some_and(|h| h.contains("PID")),
+        "{}",
+        table.describe()
+    );
+    assert!(
+        table
+            .stdout
+            .split_whitespace()
+            .any(|w| w == pid.to_string()),
+        "{}",
+        table.describe()
+    );
     let json = rt.cmd(&["ps", "--format", "json", &id]);
     json.assert_ok();
-    let pids: Vec<i64> = serde_json::from_str(&json.stdout).expect("ps --format json is an array of pids");
+    let pids: Vec<i64> =
+        serde_json::from_str(&json.stdout).expect("ps --format json is an array of pids");
     assert!(pids.contains(&pid), "{pids:?} lacks {pid}");
 }
 
@@ -222,7 +294,10 @@ fn kill_accepts_term_by_name_with_and_without_sig_and_by_number() {
     for signal in ["TERM", "SIGTERM", "15"] {
         let (id, ctl) = start_trapper(&rt, "killterm");
         rt.kill(&id, signal).assert_ok();
-        assert!(wait_for_file(&ctl.join("got"), SOON), "kill {signal} did not deliver SIGTERM");
+        assert!(
+            wait_for_file(&ctl.join("got"), SOON),
+            "kill {signal} did not deliver SIGTERM"
+        );
         assert!(rt.wait_for_status(&id, "stopped", SOON));
     }
 }
@@ -233,7 +308,10 @@ fn kill_without_signal_sends_term() {
     let rt = runtime();
     let (id, ctl) = start_trapper(&rt, "killdefault");
     rt.cmd(&["kill", &id]).assert_ok();
-    assert!(wait_for_file(&ctl.join("got"), SOON), "kill without a signal did not send SIGTERM");
+    assert!(
+        wait_for_file(&ctl.join("got"), SOON),
+        "kill without a signal did not send SIGTERM"
+    );
 }
 
 #[test]
@@ -243,7 +321,10 @@ fn kill_accepts_kill_by_name_and_number() {
     for signal in ["KILL", "SIGKILL", "9"] {
         let (id, _, _) = start_sleeper(&rt, "killkill", |_| {});
         rt.kill(&id, signal).assert_ok();
-        assert!(rt.wait_for_status(&id, "stopped", SOON), "kill {signal} did not stop the container");
+        assert!(
+            rt.wait_for_status(&id, "stopped", SOON),
+            "kill {signal} did not stop the container"
+        );
     }
 }
 
@@ -254,11 +335,18 @@ fn kill_all_reaches_every_process() {
     let (id, _, ctl) = start_sleeper(&rt, "killall", |b| {
         b.sh("sleep 1000 & echo $! > /ctl/child; touch /ctl/ready; wait");
     });
-    let inner: u32 = fs::read_to_string(ctl.join("child")).unwrap().trim().parse().unwrap();
+    let inner: u32 = fs::read_to_string(ctl.join("child"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert!(inner > 1);
     let pid = rt.state_of(&id).pid.expect("pid");
     rt.cmd(&["kill", "--all", &id, "KILL"]).assert_ok();
-    assert!(wait_until(SOON, || !process_alive(pid)), "init survived kill --all");
+    assert!(
+        wait_until(SOON, || !process_alive(pid)),
+        "init survived kill --all"
+    );
     assert!(rt.wait_for_status(&id, "stopped", SOON));
 }
 
@@ -278,7 +366,11 @@ fn state_json_has_the_required_fields() {
     let out = rt.state(&id);
     let raw: Value = serde_json::from_str(&out.stdout).expect("state prints JSON");
     for field in ["ociVersion", "id", "status", "pid", "bundle"] {
-        assert!(raw.get(field).is_some(), "state lacks {field}: {}", out.stdout);
+        assert!(
+            raw.get(field).is_some(),
+            "state lacks {field}: {}",
+            out.stdout
+        );
     }
     State::parse(&out.stdout).unwrap();
 }
@@ -286,9 +378,24 @@ fn state_json_has_the_required_fields() {
 #[test]
 fn version_prints_runc_style_lines() {
     let rt = runtime();
-    known_gap!(rt, RuntimeKind::Crun, "crun prints `crun version X`, not `<name> version X` + `spec: 1.x`");
+    known_gap!(
+        rt,
+        RuntimeKind::Crun,
+        "crun prints `crun version X`, not `<name> version X` + `spec: 1.x`"
+    );
     let out = rt.cmd(&["--version"]);
     out.assert_ok();
-    assert!(out.stdout.lines().next().is_some_and(|l| l.contains(" version ")), "{}", out.describe());
-    assert!(out.stdout.lines().any(|l| l.starts_with("spec: 1.")), "{}", out.describe());
+    assert!(
+        out.stdout
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains(" version ")),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        out.stdout.lines().any(|l| l.starts_with("spec: 1.")),
+        "{}",
+        out.describe()
+    );
 }

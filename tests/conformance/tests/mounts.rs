@@ -32,21 +32,36 @@ fn default_mounts_have_their_types_and_flags() {
     assert!(dev.has("nosuid") && dev.has("mode=755"), "{dev:?}");
     let pts = mount_at(&mounts, "/dev/pts");
     assert_eq!(pts.fstype, "devpts");
-    assert!(pts.has("noexec") && pts.has("ptmxmode=666") && pts.has("gid=5"), "{pts:?}");
+    assert!(
+        pts.has("noexec") && pts.has("ptmxmode=666") && pts.has("gid=5"),
+        "{pts:?}"
+    );
     let shm = mount_at(&mounts, "/dev/shm");
     assert_eq!(shm.fstype, "tmpfs");
-    assert!(shm.has("nosuid") && shm.has("nodev") && shm.has("noexec"), "{shm:?}");
+    assert!(
+        shm.has("nosuid") && shm.has("nodev") && shm.has("noexec"),
+        "{shm:?}"
+    );
     assert_eq!(mount_at(&mounts, "/dev/mqueue").fstype, "mqueue");
     let sys = mount_at(&mounts, "/sys");
     assert_eq!(sys.fstype, "sysfs");
-    assert!(sys.has("ro") && sys.has("nosuid") && sys.has("nodev") && sys.has("noexec"), "{sys:?}");
+    assert!(
+        sys.has("ro") && sys.has("nosuid") && sys.has("nodev") && sys.has("noexec"),
+        "{sys:?}"
+    );
     // cgroup v1: a tmpfs with one read-only mount per hierarchy; v2: one read-only cgroup2.
     let cgroups: Vec<&MountEntry> = mounts
         .iter()
         .filter(|m| m.mount_point.starts_with("/sys/fs/cgroup") && m.fstype.starts_with("cgroup"))
         .collect();
-    assert!(!cgroups.is_empty(), "no cgroup filesystem under /sys/fs/cgroup");
-    assert!(cgroups.iter().all(|m| m.has("ro")), "writable cgroup mount: {cgroups:#?}");
+    assert!(
+        !cgroups.is_empty(),
+        "no cgroup filesystem under /sys/fs/cgroup"
+    );
+    assert!(
+        cgroups.iter().all(|m| m.has("ro")),
+        "writable cgroup mount: {cgroups:#?}"
+    );
 }
 
 #[test]
@@ -55,7 +70,11 @@ fn readonly_root_refuses_writes() {
     let rt = runtime();
     let out = run_sh(&rt, "rootro", "touch /newfile 2>&1; echo rc=$?", |_| {});
     out.assert_ok();
-    assert!(out.stdout.contains("Read-only file system") && out.stdout.contains("rc=1"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Read-only file system") && out.stdout.contains("rc=1"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -66,7 +85,10 @@ fn writable_root_accepts_writes() {
     bundle.readonly_root(false).sh("echo data > /newfile");
     let id = rt.new_id("rootrw");
     rt.run(&id, &bundle).assert_ok();
-    assert_eq!(fs::read_to_string(bundle.rootfs().join("newfile")).unwrap_or_default(), "data\n");
+    assert_eq!(
+        fs::read_to_string(bundle.rootfs().join("newfile")).unwrap_or_default(),
+        "data\n"
+    );
 }
 
 #[test]
@@ -95,8 +117,10 @@ fn readonly_paths_refuse_writes() {
     bundle
         .readonly_root(false)
         .readonly_paths(&["/data", "/proc/sys"])
-        .sh("touch /data/x 2>/dev/null && echo data-writable; touch /other && echo other-writable; \
-             echo x > /proc/sys/kernel/hostname 2>/dev/null && echo procsys-writable; echo done");
+        .sh(
+            "touch /data/x 2>/dev/null && echo data-writable; touch /other && echo other-writable; \
+             echo x > /proc/sys/kernel/hostname 2>/dev/null && echo procsys-writable; echo done",
+        );
     let id = rt.new_id("ropaths");
     let out = rt.run(&id, &bundle);
     out.assert_ok();
@@ -119,7 +143,10 @@ fn bind_mounts_are_writable_or_readonly_as_asked() {
     let out = rt.run(&id, &bundle);
     out.assert_ok();
     assert_eq!(out.stdout, "from host\nro-refused\n");
-    assert_eq!(fs::read_to_string(rw.join("out")).unwrap_or_default(), "written\n");
+    assert_eq!(
+        fs::read_to_string(rw.join("out")).unwrap_or_default(),
+        "written\n"
+    );
     assert!(!ro.join("x").exists());
 }
 
@@ -127,15 +154,28 @@ fn bind_mounts_are_writable_or_readonly_as_asked() {
 fn tmpfs_mount_gets_its_options_and_missing_destination_is_created() {
     require_root!();
     let rt = runtime();
-    let out = run_sh(&rt, "tmpfs", "stat -c %a /scratch/deep; cat /proc/self/mountinfo", |b| {
-        b.mount("/scratch/deep", "tmpfs", "tmpfs", &["nosuid", "noexec", "size=1m", "mode=700"]);
-    });
+    let out = run_sh(
+        &rt,
+        "tmpfs",
+        "stat -c %a /scratch/deep; cat /proc/self/mountinfo",
+        |b| {
+            b.mount(
+                "/scratch/deep",
+                "tmpfs",
+                "tmpfs",
+                &["nosuid", "noexec", "size=1m", "mode=700"],
+            );
+        },
+    );
     out.assert_ok();
     assert!(out.stdout.starts_with("700\n"), "{}", out.stdout);
     let mounts = mountinfo::parse(&out.stdout);
     let scratch = mount_at(&mounts, "/scratch/deep");
     assert_eq!(scratch.fstype, "tmpfs");
-    assert!(scratch.has("noexec") && scratch.has("nosuid") && scratch.has("size=1024k"), "{scratch:?}");
+    assert!(
+        scratch.has("noexec") && scratch.has("nosuid") && scratch.has("size=1024k"),
+        "{scratch:?}"
+    );
 }
 
 #[test]
@@ -149,14 +189,26 @@ fn symlink_in_the_image_never_redirects_a_mount_to_the_host() {
     bundle
         .readonly_root(false)
         .mount("/abs-escape/sub", "tmpfs", "tmpfs", &[])
-        .mount(&format!("/rel-escape{}/sub2", outside.path().display()), "tmpfs", "tmpfs", &[])
+        .mount(
+            &format!("/rel-escape{}/sub2", outside.path().display()),
+            "tmpfs",
+            "tmpfs",
+            &[],
+        )
         .args(&["true"]);
     let id = rt.new_id("symlinkmnt");
     // Refusing the bundle or containing the mount inside the rootfs are both
     // fine; touching the host path is not.
     let _ = rt.run(&id, &bundle);
-    let entries: Vec<_> = fs::read_dir(outside.path()).unwrap().filter_map(Result::ok).map(|e| e.file_name()).collect();
-    assert!(entries.is_empty(), "the mount escaped to the host directory: {entries:?}");
+    let entries: Vec<_> = fs::read_dir(outside.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        entries.is_empty(),
+        "the mount escaped to the host directory: {entries:?}"
+    );
     assert!(leftovers::mounts_mentioning(outside.path()).is_empty());
 }
 
@@ -179,11 +231,16 @@ fn standard_dev_nodes_and_links_exist() {
 fn linux_devices_are_created() {
     require_root!();
     let rt = runtime();
-    let out = run_sh(&rt, "devices", "stat -c '%F %t %T %a %u %g' /dev/mynull", |b| {
-        b.config_mut()["linux"]["devices"] = serde_json::json!([
-            {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o640, "uid": 0, "gid": 0}
-        ]);
-    });
+    let out = run_sh(
+        &rt,
+        "devices",
+        "stat -c '%F %t %T %a %u %g' /dev/mynull",
+        |b| {
+            b.config_mut()["linux"]["devices"] = serde_json::json!([
+                {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o640, "uid": 0, "gid": 0}
+            ]);
+        },
+    );
     out.assert_ok();
     assert_eq!(out.stdout, "character special file 1 3 640 0 0\n");
 }
@@ -199,7 +256,10 @@ fn sysctl_is_applied_in_the_container_namespaces() {
     });
     out.assert_ok();
     assert_eq!(out.stdout.trim(), flipped);
-    assert_eq!(fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_default(), host);
+    assert_eq!(
+        fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_default(),
+        host
+    );
 }
 
 #[test]
@@ -213,7 +273,11 @@ fn no_pivot_still_confines_the_process_to_the_rootfs() {
     let out = rt.run_with(&id, &bundle, &["--no-pivot"]);
     out.assert_ok();
     assert!(out.stdout.starts_with("inside\n"), "{}", out.stdout);
-    assert!(!out.stdout.contains("vmlinuz") && !out.stdout.contains("boot\n"), "host root visible: {}", out.stdout);
+    assert!(
+        !out.stdout.contains("vmlinuz") && !out.stdout.contains("boot\n"),
+        "host root visible: {}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -223,5 +287,8 @@ fn container_mounts_are_invisible_on_the_host() {
     let (id, bundle, _) = start_sleeper(&rt, "hostmounts", |_| {});
     assert!(rt.state_of(&id).pid.is_some());
     let seen = leftovers::mounts_mentioning(bundle.path());
-    assert!(seen.is_empty(), "container mounts visible in the host namespace: {seen:#?}");
+    assert!(
+        seen.is_empty(),
+        "container mounts visible in the host namespace: {seen:#?}"
+    );
 }

@@ -9,12 +9,20 @@ use common::*;
 fn process_is_pid_1_in_its_own_pid_namespace() {
     require_root!();
     let rt = runtime();
-    let out = run_sh(&rt, "pid1", "echo $$; ls /proc | grep -E '^[0-9]+$' | wc -l", |_| {});
+    let out = run_sh(
+        &rt,
+        "pid1",
+        "echo $$; ls /proc | grep -E '^[0-9]+$' | wc -l",
+        |_| {},
+    );
     out.assert_ok();
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.first(), Some(&"1"), "{}", out.stdout);
     // sh, ls, grep, wc: nothing of the host is visible.
-    let visible: u32 = lines.get(1).and_then(|n| n.trim().parse().ok()).unwrap_or(99);
+    let visible: u32 = lines
+        .get(1)
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(99);
     assert!(visible <= 4, "{visible} processes visible: {}", out.stdout);
 }
 
@@ -28,14 +36,21 @@ fn hostname_is_set_in_a_new_uts_namespace() {
     });
     out.assert_ok();
     assert_eq!(out.stdout, "brig-box\n");
-    assert_eq!(std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default(), host_before);
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default(),
+        host_before
+    );
 }
 
 #[test]
 fn domainname_is_set_in_a_new_uts_namespace() {
     require_root!();
     let rt = runtime();
-    known_gap!(rt, RuntimeKind::Runc, "runc 1.1.5 ignores `domainname` (added in runc 1.2)");
+    known_gap!(
+        rt,
+        RuntimeKind::Runc,
+        "runc 1.1.5 ignores `domainname` (added in runc 1.2)"
+    );
     let out = run_sh(&rt, "domain", "cat /proc/sys/kernel/domainname", |b| {
         b.config_mut()["domainname"] = serde_json::json!("brig.example");
     });
@@ -52,9 +67,17 @@ fn new_namespaces_differ_from_the_host_and_absent_ones_are_shared() {
     });
     let pid = rt.state_of(&id).pid.expect("pid").to_string();
     for kind in ["pid", "net", "uts", "mnt"] {
-        assert_ne!(ns_link(&pid, kind), ns_link("self", kind), "{kind} namespace is the host's");
+        assert_ne!(
+            ns_link(&pid, kind),
+            ns_link("self", kind),
+            "{kind} namespace is the host's"
+        );
     }
-    assert_eq!(ns_link(&pid, "ipc"), ns_link("self", "ipc"), "ipc namespace should be shared");
+    assert_eq!(
+        ns_link(&pid, "ipc"),
+        ns_link("self", "ipc"),
+        "ipc namespace should be shared"
+    );
 }
 
 #[test]
@@ -74,11 +97,16 @@ fn namespace_is_joined_by_path() {
         b.hostname(Some("shared-uts"));
     });
     let pid = rt.state_of(&first).pid.expect("pid");
-    let out = run_sh(&rt, "nsjoin", "hostname; readlink /proc/self/ns/uts; readlink /proc/self/ns/net", |b| {
-        b.hostname(None)
-            .add_namespace("uts", Some(&format!("/proc/{pid}/ns/uts")))
-            .add_namespace("network", Some(&format!("/proc/{pid}/ns/net")));
-    });
+    let out = run_sh(
+        &rt,
+        "nsjoin",
+        "hostname; readlink /proc/self/ns/uts; readlink /proc/self/ns/net",
+        |b| {
+            b.hostname(None)
+                .add_namespace("uts", Some(&format!("/proc/{pid}/ns/uts")))
+                .add_namespace("network", Some(&format!("/proc/{pid}/ns/net")));
+        },
+    );
     out.assert_ok();
     let expected = format!(
         "shared-uts\n{}\n{}\n",
@@ -107,7 +135,10 @@ fn cgroup_namespace_hides_the_host_cgroup_paths() {
     out.assert_ok();
     for line in out.stdout.lines() {
         let path = line.splitn(3, ':').nth(2).unwrap_or_default();
-        assert_eq!(path, "/", "cgroup path visible through the namespace: {line}");
+        assert_eq!(
+            path, "/",
+            "cgroup path visible through the namespace: {line}"
+        );
     }
 }
 
@@ -115,7 +146,11 @@ fn cgroup_namespace_hides_the_host_cgroup_paths() {
 fn time_namespace_is_created() {
     require_root!();
     let rt = runtime();
-    known_gap!(rt, RuntimeKind::Runc, "runc 1.1.5 does not know the time namespace (added in runc 1.2)");
+    known_gap!(
+        rt,
+        RuntimeKind::Runc,
+        "runc 1.1.5 does not know the time namespace (added in runc 1.2)"
+    );
     let out = run_sh(&rt, "timens", "readlink /proc/self/ns/time", |b| {
         b.add_namespace("time", None);
     });

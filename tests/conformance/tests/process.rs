@@ -10,16 +10,25 @@ use common::*;
 
 /// The value of `Key:` in a /proc/<pid>/status text.
 fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
-    status.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(':')).map(str::trim)
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .map(str::trim)
 }
 
 #[test]
 fn env_and_cwd_come_from_the_config() {
     require_root!();
     let rt = runtime();
-    let out = run_sh(&rt, "envcwd", "pwd; echo \"A=$A\"; echo \"B=$B\"; echo \"PATH=$PATH\"", |b| {
-        b.env(&["PATH=/bin:/sbin", "A=1", "B=two words"]).cwd("/tmp");
-    });
+    let out = run_sh(
+        &rt,
+        "envcwd",
+        "pwd; echo \"A=$A\"; echo \"B=$B\"; echo \"PATH=$PATH\"",
+        |b| {
+            b.env(&["PATH=/bin:/sbin", "A=1", "B=two words"])
+                .cwd("/tmp");
+        },
+    );
     out.assert_ok();
     assert_eq!(out.stdout, "/tmp\nA=1\nB=two words\nPATH=/bin:/sbin\n");
 }
@@ -32,7 +41,12 @@ fn env_holds_nothing_of_the_runtime() {
         b.env(&["PATH=/bin", "ONLY=this"]);
     });
     out.assert_ok();
-    let mut names: Vec<&str> = out.stdout.lines().filter_map(|l| l.split_once('=')).map(|(k, _)| k).collect();
+    let mut names: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, _)| k)
+        .collect();
     names.sort_unstable();
     // HOME is added by runc and crun when the config lacks it; PWD and SHLVL by the shell.
     names.retain(|n| !["HOME", "PWD", "SHLVL"].contains(n));
@@ -58,9 +72,18 @@ fn uid_gid_and_additional_groups() {
         b.user(1000, 1000, &[100, 5]);
     });
     out.assert_ok();
-    assert_eq!(status_field(&out.stdout, "Uid"), Some("1000\t1000\t1000\t1000"));
-    assert_eq!(status_field(&out.stdout, "Gid"), Some("1000\t1000\t1000\t1000"));
-    let mut groups: Vec<&str> = status_field(&out.stdout, "Groups").unwrap_or_default().split_whitespace().collect();
+    assert_eq!(
+        status_field(&out.stdout, "Uid"),
+        Some("1000\t1000\t1000\t1000")
+    );
+    assert_eq!(
+        status_field(&out.stdout, "Gid"),
+        Some("1000\t1000\t1000\t1000")
+    );
+    let mut groups: Vec<&str> = status_field(&out.stdout, "Groups")
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
     groups.sort_unstable();
     assert_eq!(groups, ["100", "5"]);
     assert!(out.stdout.ends_with("user\n"), "{}", out.stdout);
@@ -81,12 +104,22 @@ fn rlimits_are_applied() {
     require_root!();
     let rt = runtime();
     let out = run_sh(&rt, "rlimit", "cat /proc/self/limits; ulimit -n", |b| {
-        b.rlimit("RLIMIT_NOFILE", 100, 200).rlimit("RLIMIT_CORE", 0, 0).rlimit("RLIMIT_NPROC", 500, 600);
+        b.rlimit("RLIMIT_NOFILE", 100, 200)
+            .rlimit("RLIMIT_CORE", 0, 0)
+            .rlimit("RLIMIT_NPROC", 500, 600);
     });
     out.assert_ok();
     let limit = |name: &str| -> Vec<String> {
-        let line = out.stdout.lines().find(|l| l.starts_with(name)).unwrap_or_default();
-        line[name.len()..].split_whitespace().take(2).map(str::to_owned).collect()
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_default();
+        line[name.len()..]
+            .split_whitespace()
+            .take(2)
+            .map(str::to_owned)
+            .collect()
     };
     assert_eq!(limit("Max open files"), ["100", "200"]);
     assert_eq!(limit("Max core file size"), ["0", "0"]);
@@ -134,7 +167,12 @@ fn no_new_privileges_and_default_capabilities() {
 fn stdio_is_inherited_without_terminal() {
     require_root!();
     let rt = runtime();
-    let out = run_sh(&rt, "stdio", "echo out; echo err >&2; test -t 1 || echo notatty", |_| {});
+    let out = run_sh(
+        &rt,
+        "stdio",
+        "echo out; echo err >&2; test -t 1 || echo notatty",
+        |_| {},
+    );
     out.assert_ok();
     assert_eq!(out.stdout, "out\nnotatty\n");
     assert!(out.stderr.contains("err\n"), "{}", out.describe());
@@ -151,7 +189,10 @@ fn preserve_fds_passes_descriptors() {
         fs::write(f, "").unwrap();
     }
     let id = rt.new_id("preserve");
-    let out = rt.run_invocation(&rt.bundle_command("run", &id, &bundle, &["--preserve-fds", "2"]).extra_fds(&files));
+    let out = rt.run_invocation(
+        &rt.bundle_command("run", &id, &bundle, &["--preserve-fds", "2"])
+            .extra_fds(&files),
+    );
     out.assert_ok();
     assert_eq!(fs::read_to_string(&files[0]).unwrap(), "three\n");
     assert_eq!(fs::read_to_string(&files[1]).unwrap(), "four\n");
@@ -165,7 +206,11 @@ fn runtime_descriptors_do_not_leak_into_the_container() {
     let out = run_sh(&rt, "fdleak", "ls /proc/self/fd", |_| {});
     out.assert_ok();
     // ls itself holds one descriptor for the directory it reads (3).
-    let mut fds: Vec<u32> = out.stdout.split_whitespace().filter_map(|s| s.parse().ok()).collect();
+    let mut fds: Vec<u32> = out
+        .stdout
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
     fds.sort_unstable();
     assert_eq!(fds, [0, 1, 2, 3], "{}", out.stdout);
 }
@@ -179,7 +224,10 @@ fn listen_fds_are_passed_with_socket_activation_variables() {
     let file = rt.work_dir().join("listen");
     fs::write(&file, "").unwrap();
     let id = rt.new_id("listenfds");
-    let inv = rt.bundle_command("run", &id, &bundle, &[]).extra_fds(std::slice::from_ref(&file)).listen_fds();
+    let inv = rt
+        .bundle_command("run", &id, &bundle, &[])
+        .extra_fds(std::slice::from_ref(&file))
+        .listen_fds();
     let out = rt.run_invocation(&inv);
     out.assert_ok();
     assert_eq!(fs::read_to_string(&file).unwrap(), "activated\n");

@@ -17,7 +17,12 @@ pub fn runtime() -> Runtime {
 
 /// Runs `script` with `sh -c` in the foreground in a busybox container
 /// configured by `configure`; returns the `run` output.
-pub fn run_sh(rt: &Runtime, tag: &str, script: &str, configure: impl FnOnce(&mut Bundle)) -> CmdOutput {
+pub fn run_sh(
+    rt: &Runtime,
+    tag: &str,
+    script: &str,
+    configure: impl FnOnce(&mut Bundle),
+) -> CmdOutput {
     let mut bundle = Bundle::busybox();
     bundle.sh(script);
     configure(&mut bundle);
@@ -28,7 +33,9 @@ pub fn run_sh(rt: &Runtime, tag: &str, script: &str, configure: impl FnOnce(&mut
 /// A host directory bound read-write into the container at `/ctl`, for
 /// signalling the container and collecting what it writes.
 pub fn control_dir(rt: &Runtime, bundle: &mut Bundle) -> PathBuf {
-    let dir = rt.work_dir().join(format!("ctl-{}", brig_testkit::unique_id("c")));
+    let dir = rt
+        .work_dir()
+        .join(format!("ctl-{}", brig_testkit::unique_id("c")));
     fs::create_dir_all(&dir).expect("creating the control directory");
     bundle.bind(&dir, "/ctl", &[]);
     dir
@@ -60,7 +67,11 @@ pub fn wait_until(timeout: Duration, mut pred: impl FnMut() -> bool) -> bool {
 
 /// A created-and-started container that runs until killed. The process
 /// touches /ctl/ready once running (the control dir is returned).
-pub fn start_sleeper(rt: &Runtime, tag: &str, configure: impl FnOnce(&mut Bundle)) -> (String, Bundle, PathBuf) {
+pub fn start_sleeper(
+    rt: &Runtime,
+    tag: &str,
+    configure: impl FnOnce(&mut Bundle),
+) -> (String, Bundle, PathBuf) {
     let mut bundle = Bundle::busybox();
     let ctl = control_dir(rt, &mut bundle);
     bundle.sh("touch /ctl/ready; exec sleep 1000");
@@ -68,19 +79,26 @@ pub fn start_sleeper(rt: &Runtime, tag: &str, configure: impl FnOnce(&mut Bundle
     let id = rt.new_id(tag);
     rt.create(&id, &bundle).assert_ok();
     rt.start(&id).assert_ok();
-    assert!(wait_for_file(&ctl.join("ready"), SOON), "container {id} never became ready");
+    assert!(
+        wait_for_file(&ctl.join("ready"), SOON),
+        "container {id} never became ready"
+    );
     (id, bundle, ctl)
 }
 
 /// True when `pid` exists on the host and is not a zombie.
 pub fn process_alive(pid: i64) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
         Err(_) => false,
     }
 }
 
 /// The namespace link of `pid` (e.g. "pid:[4026531836]").
 pub fn ns_link(pid: &str, kind: &str) -> String {
-    fs::read_link(format!("/proc/{pid}/ns/{kind}")).map(|p| p.display().to_string()).unwrap_or_default()
+    fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
 }
