@@ -349,16 +349,22 @@ impl BlobWriter {
     /// Verifies size and digest, syncs the data and renames the blob into
     /// place. On a mismatch the partial data is removed and the error names
     /// the expected and the actual digest.
-    pub fn commit(mut self) -> Result<Digest> {
+    pub fn commit(self) -> Result<Digest> {
+        self.commit_new().map(|(digest, _)| digest)
+    }
+
+    /// Like [`commit`](Self::commit), and also says whether the blob is new
+    /// (false when another writer placed the same content first).
+    pub fn commit_new(mut self) -> Result<(Digest, bool)> {
         self.done = true;
         let result = self.verify_and_place();
-        if result.is_err() {
+        if !matches!(result, Ok((_, true))) {
             let _ = fs::remove_file(&self.temp_path);
         }
         result
     }
 
-    fn verify_and_place(&mut self) -> Result<Digest> {
+    fn verify_and_place(&mut self) -> Result<(Digest, bool)> {
         self.file.flush().ctx("write", &self.temp_path)?;
         let hasher = std::mem::replace(&mut self.hasher, Hasher::sha256());
         let actual = hasher.finish();
@@ -379,19 +385,22 @@ impl BlobWriter {
                 });
             }
         }
+        let dir = self.blobs_dir.join(actual.algorithm().as_ref());
+        let final_path = dir.join(hex_of(&actual));
+        if final_path.exists() {
+            return Ok((actual, false));
+        }
         self.file
             .get_ref()
             .sync_all()
             .ctx("sync", &self.temp_path)?;
-        let dir = self.blobs_dir.join(actual.algorithm().as_ref());
         fs::create_dir_all(&dir).ctx("create directory", &dir)?;
-        let final_path = dir.join(hex_of(&actual));
         fs::rename(&self.temp_path, &final_path).ctx("rename blob into", &final_path)?;
         // The rename itself must survive a crash too.
         File::open(&dir)
             .and_then(|d| d.sync_all())
             .ctx("sync directory", &dir)?;
-        Ok(actual)
+        Ok((actual, true))
     }
 }
 

@@ -334,7 +334,7 @@ impl ImageStore {
         self.collect_garbage(true)
     }
 
-    fn collect_garbage(&self, wait: bool) -> Result<GcReport> {
+    pub(crate) fn collect_garbage(&self, wait: bool) -> Result<GcReport> {
         let file = self.lock_file()?;
         if wait {
             file.lock().ctx("lock", self.root.join("image.lock"))?;

@@ -96,3 +96,76 @@ pub fn disk_usage(dir: &std::path::Path) -> u64 {
     }
     total
 }
+
+/// Whether an external tool is installed; prints a loud skip line if not.
+pub fn have_tool(tool: &str, test: &str) -> bool {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !found {
+        eprintln!("SKIPPED (needs {tool}): {test}");
+    }
+    found
+}
+
+/// Runs a command, panicking with its stderr when it fails.
+pub fn run(cmd: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(cmd).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A busybox root filesystem (from Debian's busybox-static) in `dir`.
+pub fn busybox_rootfs(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    std::fs::create_dir_all(dir.join("etc")).unwrap();
+    std::fs::copy("/bin/busybox", dir.join("bin/busybox")).unwrap();
+    for applet in ["sh", "ls", "cat", "echo"] {
+        std::os::unix::fs::symlink("busybox", dir.join("bin").join(applet)).unwrap();
+    }
+    std::fs::write(dir.join("etc/hostname"), "fixture\n").unwrap();
+}
+
+/// An OCI layout made by umoci at `<work>/oci` with tag `latest`: the
+/// busybox rootfs as one layer and `Cmd ["sh"]`.
+pub fn umoci_layout(work: &std::path::Path) -> std::path::PathBuf {
+    let rootfs = work.join("rootfs");
+    busybox_rootfs(&rootfs);
+    let layout = work.join("oci");
+    let l = layout.to_str().unwrap();
+    run("umoci", &["init", "--layout", l]);
+    run("umoci", &["new", "--image", &format!("{l}:latest")]);
+    run(
+        "umoci",
+        &[
+            "insert",
+            "--image",
+            &format!("{l}:latest"),
+            rootfs.to_str().unwrap(),
+            "/",
+        ],
+    );
+    run(
+        "umoci",
+        &[
+            "config",
+            "--image",
+            &format!("{l}:latest"),
+            "--config.cmd",
+            "sh",
+        ],
+    );
+    layout
+}
+
+/// `skopeo copy SRC DST` (no signatures, no policy file needed).
+pub fn skopeo_copy(src: &str, dst: &str) {
+    run("skopeo", &["--insecure-policy", "copy", "-q", src, dst]);
+}
