@@ -6,6 +6,7 @@
 
 pub mod exec;
 pub mod fd;
+pub mod mount;
 pub mod process;
 pub mod seccomp;
 pub mod signal;
