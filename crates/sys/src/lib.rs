@@ -4,6 +4,7 @@
 //! block states why it is sound. Nothing here knows about containers.
 #![allow(unsafe_code)]
 
+pub mod bpf;
 pub mod exec;
 pub mod fd;
 pub mod mount;
