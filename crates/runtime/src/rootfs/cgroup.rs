@@ -14,6 +14,7 @@ use super::RootfsError;
 use super::apply::{Ctx, bind_tree, change_attrs, set_propagation};
 use super::mountinfo;
 use super::options::bind_attrs;
+use super::paths::fs_magic;
 use super::plan::MountStep;
 use super::resolve::{Create, ProcFdPath, open_in_root};
 
@@ -46,8 +47,11 @@ pub(super) struct Hierarchy {
 
 /// Finds the host's layout (in the parent; reads mountinfo only off pure v2).
 pub(super) fn detect() -> Result<HostCgroups, RootfsError> {
-    let statfs = rustix::fs::statfs(CGROUP_ROOT).map_err(|errno| RootfsError::HostCgroups { path: CGROUP_ROOT, errno })?;
-    if statfs.f_type as i64 == CGROUP2_SUPER_MAGIC {
+    let statfs = rustix::fs::statfs(CGROUP_ROOT).map_err(|errno| RootfsError::HostCgroups {
+        path: CGROUP_ROOT,
+        errno,
+    })?;
+    if fs_magic(&statfs) == CGROUP2_SUPER_MAGIC {
         return Ok(HostCgroups::Unified);
     }
     const MOUNTINFO: &str = "/proc/self/mountinfo";
@@ -59,7 +63,15 @@ pub(super) fn detect() -> Result<HostCgroups, RootfsError> {
 }
 
 /// Superblock options of a v1 mount that are not controllers.
-const NOT_CONTROLLERS: &[&str] = &["rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode", "favordynmods"];
+const NOT_CONTROLLERS: &[&str] = &[
+    "rw",
+    "ro",
+    "xattr",
+    "noprefix",
+    "clone_children",
+    "cpuset_v2_mode",
+    "favordynmods",
+];
 
 pub(super) fn hierarchies(mountinfo_text: &str) -> Vec<Hierarchy> {
     let mut found = Vec::new();
@@ -69,7 +81,9 @@ pub(super) fn hierarchies(mountinfo_text: &str) -> Vec<Hierarchy> {
             "cgroup2" => true,
             _ => continue,
         };
-        let Some(name) = entry.mount_point.file_name().and_then(|n| n.to_str()) else { continue };
+        let Some(name) = entry.mount_point.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
         let controllers: Vec<&str> = if v2 {
             Vec::new()
         } else {
@@ -104,8 +118,11 @@ fn own_cgroups(text: &str) -> Vec<(Vec<String>, String)> {
         .filter_map(|line| {
             let mut fields = line.splitn(3, ':');
             let (_id, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
-            let mut key: Vec<String> =
-                controllers.split(',').filter(|c| !c.is_empty()).map(str::to_owned).collect();
+            let mut key: Vec<String> = controllers
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect();
             key.sort();
             Some((key, path.to_owned()))
         })
@@ -120,15 +137,29 @@ fn own_dir(hierarchy: &Hierarchy, own: &[(Vec<String>, String)]) -> Option<PathB
 }
 
 fn read_own_cgroups() -> Result<Vec<(Vec<String>, String)>, Errno> {
-    let text = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
+    let text = std::fs::read_to_string("/proc/self/cgroup")
+        .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
     Ok(own_cgroups(&text))
 }
 
 /// Mounts the `cgroup` entry `step` (before pivot_root).
-pub(super) fn mount_cgroup(ctx: &Ctx<'_>, step: &MountStep, host: &HostCgroups) -> Result<(), RootfsError> {
-    let fail = |what, errno| RootfsError::Mount { destination: step.destination.clone(), what, errno };
-    let dest = open_in_root(ctx.root, &step.destination, OFlags::PATH | OFlags::DIRECTORY, Create::Dir)
-        .map_err(|errno| fail("resolving the destination", errno))?;
+pub(super) fn mount_cgroup(
+    ctx: &Ctx<'_>,
+    step: &MountStep,
+    host: &HostCgroups,
+) -> Result<(), RootfsError> {
+    let fail = |what, errno| RootfsError::Mount {
+        destination: step.destination.clone(),
+        what,
+        errno,
+    };
+    let dest = open_in_root(
+        ctx.root,
+        &step.destination,
+        OFlags::PATH | OFlags::DIRECTORY,
+        Create::Dir,
+    )
+    .map_err(|errno| fail("resolving the destination", errno))?;
     ctx.check_not_in_proc(step, dest.fd.as_fd())?;
     match host {
         HostCgroups::Unified => mount_unified(ctx, step, dest.fd.as_fd()),
@@ -137,8 +168,18 @@ pub(super) fn mount_cgroup(ctx: &Ctx<'_>, step: &MountStep, host: &HostCgroups) 
 }
 
 fn mount_unified(ctx: &Ctx<'_>, step: &MountStep, dest: BorrowedFd<'_>) -> Result<(), RootfsError> {
-    let fail = |what, errno| RootfsError::Mount { destination: step.destination.clone(), what, errno };
-    match mount("cgroup2", ProcFdPath::new(dest).as_c_str(), "cgroup2", step.flags, None) {
+    let fail = |what, errno| RootfsError::Mount {
+        destination: step.destination.clone(),
+        what,
+        errno,
+    };
+    match mount(
+        "cgroup2",
+        ProcFdPath::new(dest).as_c_str(),
+        "cgroup2",
+        step.flags,
+        None,
+    ) {
         // In a user namespace without its own cgroup namespace the kernel
         // refuses a fresh mount: bind the host's, as runc does. (With a cgroup
         // namespace, binding would show more than the container's cgroup.)
@@ -146,29 +187,57 @@ fn mount_unified(ctx: &Ctx<'_>, step: &MountStep, dest: BorrowedFd<'_>) -> Resul
             let attrs = bind_attrs(step.flags, MountFlags::empty());
             let tree = bind_tree(Path::new(CGROUP_ROOT), dest, false, attrs, None)
                 .map_err(|errno| fail("binding the host's cgroup2", errno))?;
-            set_propagation(tree.as_fd(), &step.propagation).map_err(|errno| fail("propagation", errno))
+            set_propagation(tree.as_fd(), &step.propagation)
+                .map_err(|errno| fail("propagation", errno))
         }
         Err(errno) => Err(fail("mount cgroup2", errno)),
         Ok(()) => {
             if step.propagation.is_empty() {
                 return Ok(());
             }
-            let top = open_in_root(ctx.root, &step.destination, OFlags::PATH | OFlags::DIRECTORY, Create::Nothing)
-                .map_err(|errno| fail("reopening", errno))?;
-            set_propagation(top.fd.as_fd(), &step.propagation).map_err(|errno| fail("propagation", errno))
+            let top = open_in_root(
+                ctx.root,
+                &step.destination,
+                OFlags::PATH | OFlags::DIRECTORY,
+                Create::Nothing,
+            )
+            .map_err(|errno| fail("reopening", errno))?;
+            set_propagation(top.fd.as_fd(), &step.propagation)
+                .map_err(|errno| fail("propagation", errno))
         }
     }
 }
 
-fn mount_legacy(ctx: &Ctx<'_>, step: &MountStep, dest: BorrowedFd<'_>, hierarchies: &[Hierarchy]) -> Result<(), RootfsError> {
-    let fail = |what, errno| RootfsError::Mount { destination: step.destination.clone(), what, errno };
+fn mount_legacy(
+    ctx: &Ctx<'_>,
+    step: &MountStep,
+    dest: BorrowedFd<'_>,
+    hierarchies: &[Hierarchy],
+) -> Result<(), RootfsError> {
+    let fail = |what, errno| RootfsError::Mount {
+        destination: step.destination.clone(),
+        what,
+        errno,
+    };
     let base = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
-    mount("tmpfs", ProcFdPath::new(dest).as_c_str(), "tmpfs", base, Some(c"mode=755"))
-        .map_err(|errno| fail("mount tmpfs", errno))?;
-    let tmpfs = open_in_root(ctx.root, &step.destination, OFlags::PATH | OFlags::DIRECTORY, Create::Nothing)
-        .map_err(|errno| fail("reopening the tmpfs", errno))?
-        .fd;
-    set_propagation(tmpfs.as_fd(), &step.propagation).map_err(|errno| fail("propagation", errno))?;
+    mount(
+        "tmpfs",
+        ProcFdPath::new(dest).as_c_str(),
+        "tmpfs",
+        base,
+        Some(c"mode=755"),
+    )
+    .map_err(|errno| fail("mount tmpfs", errno))?;
+    let tmpfs = open_in_root(
+        ctx.root,
+        &step.destination,
+        OFlags::PATH | OFlags::DIRECTORY,
+        Create::Nothing,
+    )
+    .map_err(|errno| fail("reopening the tmpfs", errno))?
+    .fd;
+    set_propagation(tmpfs.as_fd(), &step.propagation)
+        .map_err(|errno| fail("propagation", errno))?;
     let own = if ctx.plan.cgroup_namespace {
         None
     } else {
@@ -176,11 +245,22 @@ fn mount_legacy(ctx: &Ctx<'_>, step: &MountStep, dest: BorrowedFd<'_>, hierarchi
     };
     for hierarchy in hierarchies {
         let sub = step.destination.join(&hierarchy.name);
-        let fail = |what, errno| RootfsError::Mount { destination: sub.clone(), what, errno };
-        mkdirat(&tmpfs, hierarchy.name.as_str(), Mode::from_raw_mode(0o755)).map_err(|errno| fail("mkdir", errno))?;
-        let target = openat(&tmpfs, hierarchy.name.as_str(), OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|errno| fail("opening the mountpoint", errno))?;
-        mount_hierarchy(step, hierarchy, target.as_fd(), own.as_deref()).map_err(|errno| fail("mounting the hierarchy", errno))?;
+        let fail = |what, errno| RootfsError::Mount {
+            destination: sub.clone(),
+            what,
+            errno,
+        };
+        mkdirat(&tmpfs, hierarchy.name.as_str(), Mode::from_raw_mode(0o755))
+            .map_err(|errno| fail("mkdir", errno))?;
+        let target = openat(
+            &tmpfs,
+            hierarchy.name.as_str(),
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|errno| fail("opening the mountpoint", errno))?;
+        mount_hierarchy(step, hierarchy, target.as_fd(), own.as_deref())
+            .map_err(|errno| fail("mounting the hierarchy", errno))?;
         // Co-mounted controllers get a link per controller (cpu -> cpu,cpuacct).
         if hierarchy.name.contains(',') {
             for controller in hierarchy.name.split(',') {
@@ -202,16 +282,41 @@ fn mount_legacy(ctx: &Ctx<'_>, step: &MountStep, dest: BorrowedFd<'_>, hierarchi
 /// In a cgroup namespace (`own` is `None`) a fresh mount, which the
 /// namespace roots at the container's cgroup; without one, a bind of our own
 /// cgroup directory (`own` lists them).
-fn mount_hierarchy(step: &MountStep, h: &Hierarchy, target: BorrowedFd<'_>, own: Option<&[(Vec<String>, String)]>) -> Result<(), Errno> {
+fn mount_hierarchy(
+    step: &MountStep,
+    h: &Hierarchy,
+    target: BorrowedFd<'_>,
+    own: Option<&[(Vec<String>, String)]>,
+) -> Result<(), Errno> {
     match own {
         Some(own) => {
             let source = own_dir(h, own).ok_or(Errno::NOENT)?;
-            bind_tree(&source, target, true, bind_attrs(step.flags, MountFlags::empty()), None).map(drop)
+            bind_tree(
+                &source,
+                target,
+                true,
+                bind_attrs(step.flags, MountFlags::empty()),
+                None,
+            )
+            .map(drop)
         }
         None => {
-            let (fstype, data) = if h.v2 { ("cgroup2", None) } else { ("cgroup", Some(h.data.as_str())) };
-            let data = data.map(std::ffi::CString::new).transpose().map_err(|_| Errno::INVAL)?;
-            mount(fstype, ProcFdPath::new(target).as_c_str(), fstype, step.flags, data.as_deref())
+            let (fstype, data) = if h.v2 {
+                ("cgroup2", None)
+            } else {
+                ("cgroup", Some(h.data.as_str()))
+            };
+            let data = data
+                .map(std::ffi::CString::new)
+                .transpose()
+                .map_err(|_| Errno::INVAL)?;
+            mount(
+                fstype,
+                ProcFdPath::new(target).as_c_str(),
+                fstype,
+                step.flags,
+                data.as_deref(),
+            )
         }
     }
 }
@@ -235,17 +340,34 @@ mod tests {
         let names: Vec<_> = h.iter().map(|h| h.name.as_str()).collect();
         assert_eq!(names, ["cpu,cpuacct", "memory", "systemd", "unified"]);
         assert_eq!(h[0].data, "cpu,cpuacct");
-        assert_eq!(h[2].data, "name=systemd", "xattr is an option, not a controller");
+        assert_eq!(
+            h[2].data, "name=systemd",
+            "xattr is an option, not a controller"
+        );
         assert!(h[3].v2 && h[3].key.is_empty());
     }
 
     #[test]
     fn own_cgroup_dirs_come_from_proc_self_cgroup() {
         let h = hierarchies(HYBRID);
-        let own = own_cgroups("4:memory:/brig/c1\n2:cpuacct,cpu:/brig/c1\n1:name=systemd:/user\n0::/brig/c1\n");
-        assert_eq!(own_dir(&h[0], &own), Some(PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/brig/c1")));
-        assert_eq!(own_dir(&h[1], &own), Some(PathBuf::from("/sys/fs/cgroup/memory/brig/c1")));
-        assert_eq!(own_dir(&h[2], &own), Some(PathBuf::from("/sys/fs/cgroup/systemd/user")));
-        assert_eq!(own_dir(&h[3], &own), Some(PathBuf::from("/sys/fs/cgroup/unified/brig/c1")));
+        let own = own_cgroups(
+            "4:memory:/brig/c1\n2:cpuacct,cpu:/brig/c1\n1:name=systemd:/user\n0::/brig/c1\n",
+        );
+        assert_eq!(
+            own_dir(&h[0], &own),
+            Some(PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/brig/c1"))
+        );
+        assert_eq!(
+            own_dir(&h[1], &own),
+            Some(PathBuf::from("/sys/fs/cgroup/memory/brig/c1"))
+        );
+        assert_eq!(
+            own_dir(&h[2], &own),
+            Some(PathBuf::from("/sys/fs/cgroup/systemd/user"))
+        );
+        assert_eq!(
+            own_dir(&h[3], &own),
+            Some(PathBuf::from("/sys/fs/cgroup/unified/brig/c1"))
+        );
     }
 }

@@ -6,8 +6,8 @@ use std::ffi::CStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::fs::{
-    AtFlags, Dir, FileType, Gid, Mode, OFlags, Uid, chownat, fchmod, fchown, mkdirat, mknodat, openat, readlinkat, statat,
-    symlinkat,
+    AtFlags, Dir, FileType, Gid, Mode, OFlags, Uid, chownat, fchmod, fchown, mkdirat, mknodat,
+    openat, readlinkat, statat, symlinkat,
 };
 use rustix::io::Errno;
 
@@ -36,10 +36,18 @@ fn copy_level(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, depth: usize) -> Result<
     Ok(())
 }
 
-fn copy_entry(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, name: &CStr, depth: usize) -> Result<(), Errno> {
+fn copy_entry(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    name: &CStr,
+    depth: usize,
+) -> Result<(), Errno> {
     let stat = statat(src, name, AtFlags::SYMLINK_NOFOLLOW)?;
     let mode = Mode::from_raw_mode(stat.st_mode & 0o7777);
-    let owner = (Some(Uid::from_raw(stat.st_uid)), Some(Gid::from_raw(stat.st_gid)));
+    let owner = (
+        Some(Uid::from_raw(stat.st_uid)),
+        Some(Gid::from_raw(stat.st_gid)),
+    );
     match FileType::from_raw_mode(stat.st_mode) {
         FileType::Directory => {
             mkdirat(dst, name, Mode::from_raw_mode(0o700))?;
@@ -50,8 +58,14 @@ fn copy_entry(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, name: &CStr, depth: usiz
             fchmod(&to, mode)
         }
         FileType::RegularFile => {
-            let from = openat(src, name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
-            let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let from = openat(
+                src,
+                name,
+                OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
+            let flags =
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
             let to = openat(dst, name, flags, Mode::from_raw_mode(0o600))?;
             copy_bytes(from, &to)?;
             fchown(&to, owner.0, owner.1)?;
@@ -70,13 +84,23 @@ fn copy_entry(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, name: &CStr, depth: usiz
 }
 
 fn open_dir(parent: BorrowedFd<'_>, name: &CStr) -> Result<OwnedFd, Errno> {
-    openat(parent, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
+    openat(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 fn copy_bytes(from: OwnedFd, to: &OwnedFd) -> Result<(), Errno> {
     let mut reader = std::fs::File::from(from);
-    let mut writer = std::fs::File::from(to.try_clone().map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?);
-    std::io::copy(&mut reader, &mut writer).map(drop).map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))
+    let mut writer = std::fs::File::from(
+        to.try_clone()
+            .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?,
+    );
+    std::io::copy(&mut reader, &mut writer)
+        .map(drop)
+        .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))
 }
 
 #[cfg(test)]
@@ -85,7 +109,12 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn open(path: &std::path::Path) -> OwnedFd {
-        rustix::fs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).unwrap()
+        rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -94,14 +123,34 @@ mod tests {
         let dst = tempfile::tempdir().unwrap();
         std::fs::create_dir(src.path().join("sub")).unwrap();
         std::fs::write(src.path().join("sub/file"), b"hello").unwrap();
-        std::fs::set_permissions(src.path().join("sub/file"), std::fs::Permissions::from_mode(0o640)).unwrap();
-        std::fs::set_permissions(src.path().join("sub"), std::fs::Permissions::from_mode(0o751)).unwrap();
+        std::fs::set_permissions(
+            src.path().join("sub/file"),
+            std::fs::Permissions::from_mode(0o640),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            src.path().join("sub"),
+            std::fs::Permissions::from_mode(0o751),
+        )
+        .unwrap();
         std::os::unix::fs::symlink("sub/file", src.path().join("link")).unwrap();
         copy_dir_contents(open(src.path()).as_fd(), open(dst.path()).as_fd()).unwrap();
-        assert_eq!(std::fs::read(dst.path().join("sub/file")).unwrap(), b"hello");
-        let mode = |p: &str| std::fs::symlink_metadata(dst.path().join(p)).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(
+            std::fs::read(dst.path().join("sub/file")).unwrap(),
+            b"hello"
+        );
+        let mode = |p: &str| {
+            std::fs::symlink_metadata(dst.path().join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
         assert_eq!(mode("sub/file"), 0o640);
         assert_eq!(mode("sub"), 0o751);
-        assert_eq!(std::fs::read_link(dst.path().join("link")).unwrap(), std::path::Path::new("sub/file"));
+        assert_eq!(
+            std::fs::read_link(dst.path().join("link")).unwrap(),
+            std::path::Path::new("sub/file")
+        );
     }
 }

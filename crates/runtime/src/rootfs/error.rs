@@ -15,16 +15,29 @@ pub enum RootfsError {
 
     /// A `mounts[].destination` is refused before anything is mounted.
     #[error("mounts[{index}].destination {destination:?}: {reason}")]
-    InvalidDestination { index: usize, destination: PathBuf, reason: &'static str },
+    InvalidDestination {
+        index: usize,
+        destination: PathBuf,
+        reason: &'static str,
+    },
 
     /// A `mounts[].options` entry is unknown or contradicts the mount type.
     #[error("mounts[{index}] ({destination}): option {option:?}: {reason}")]
-    InvalidOption { index: usize, destination: PathBuf, option: String, reason: &'static str },
+    InvalidOption {
+        index: usize,
+        destination: PathBuf,
+        option: String,
+        reason: &'static str,
+    },
 
     /// A `mounts[]` entry lacks something its type needs, or asks for
     /// something brig does not do.
     #[error("mounts[{index}] ({destination}): {reason}")]
-    InvalidMount { index: usize, destination: PathBuf, reason: &'static str },
+    InvalidMount {
+        index: usize,
+        destination: PathBuf,
+        reason: &'static str,
+    },
 
     /// `linux.rootfsPropagation` is not one of the propagation names.
     #[error(
@@ -35,11 +48,19 @@ pub enum RootfsError {
 
     /// A `linux.devices[]` entry is refused.
     #[error("linux.devices[{index}] ({path}): {reason}")]
-    InvalidDevice { index: usize, path: PathBuf, reason: &'static str },
+    InvalidDevice {
+        index: usize,
+        path: PathBuf,
+        reason: &'static str,
+    },
 
     /// A `linux.maskedPaths` or `linux.readonlyPaths` entry is refused.
     #[error("linux.{field} entry {path:?}: {reason}")]
-    InvalidPath { field: &'static str, path: String, reason: &'static str },
+    InvalidPath {
+        field: &'static str,
+        path: String,
+        reason: &'static str,
+    },
 
     /// A `linux.sysctl` key is refused.
     #[error("linux.sysctl {name:?}: {reason}")]
@@ -51,7 +72,11 @@ pub enum RootfsError {
 
     /// A mount could not be made. `what` says which step failed.
     #[error("mounting {destination} ({what}): {errno}")]
-    Mount { destination: PathBuf, what: &'static str, errno: Errno },
+    Mount {
+        destination: PathBuf,
+        what: &'static str,
+        errno: Errno,
+    },
 
     /// A mount destination resolved into /proc, where only a few lxcfs-style
     /// files may be covered (a symlink in the image may point there).
@@ -60,11 +85,19 @@ pub enum RootfsError {
 
     /// Preparing the root itself (propagation, bind onto itself) failed.
     #[error("preparing the root filesystem {path} ({what}): {errno}")]
-    Root { path: PathBuf, what: &'static str, errno: Errno },
+    Root {
+        path: PathBuf,
+        what: &'static str,
+        errno: Errno,
+    },
 
     /// A device node, /dev symlink or the console placeholder could not be created.
     #[error("creating {path} ({what}): {errno}")]
-    Device { path: PathBuf, what: &'static str, errno: Errno },
+    Device {
+        path: PathBuf,
+        what: &'static str,
+        errno: Errno,
+    },
 
     /// pivot_root (or chroot with --no-pivot) failed.
     #[error("entering the root filesystem ({what}): {errno}")]
@@ -73,11 +106,19 @@ pub enum RootfsError {
     /// A `linux.readonlyPaths`/`linux.maskedPaths` entry, or `root.readonly`,
     /// could not be applied (`field` names which).
     #[error("{field} {path}: {errno}")]
-    Protect { field: &'static str, path: PathBuf, errno: Errno },
+    Protect {
+        field: &'static str,
+        path: PathBuf,
+        errno: Errno,
+    },
 
     /// Writing a `linux.sysctl` value failed.
     #[error("linux.sysctl {name:?}: writing {path}: {errno}")]
-    Sysctl { name: String, path: PathBuf, errno: Errno },
+    Sysctl {
+        name: String,
+        path: PathBuf,
+        errno: Errno,
+    },
 
     /// Binding the terminal onto /dev/console failed.
     #[error("binding the terminal {slave} on /dev/console: {errno}")]

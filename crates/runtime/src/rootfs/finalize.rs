@@ -26,8 +26,11 @@ pub fn finalize(plan: &RootfsPlan) -> Result<(), RootfsError> {
         })?;
     }
     if plan.readonly_root {
-        make_readonly(Path::new("/"))
-            .map_err(|errno| RootfsError::Protect { field: "root.readonly", path: "/".into(), errno })?;
+        make_readonly(Path::new("/")).map_err(|errno| RootfsError::Protect {
+            field: "root.readonly",
+            path: "/".into(),
+            errno,
+        })?;
     }
     for sysctl in &plan.sysctls {
         write_sysctl(&sysctl.path, &sysctl.value).map_err(|errno| RootfsError::Sysctl {
@@ -37,27 +40,48 @@ pub fn finalize(plan: &RootfsPlan) -> Result<(), RootfsError> {
         })?;
     }
     for path in &plan.readonly_paths {
-        readonly_path(path)
-            .map_err(|errno| RootfsError::Protect { field: "linux.readonlyPaths", path: path.clone(), errno })?;
+        readonly_path(path).map_err(|errno| RootfsError::Protect {
+            field: "linux.readonlyPaths",
+            path: path.clone(),
+            errno,
+        })?;
     }
     for path in &plan.masked_paths {
-        mask_path(path).map_err(|errno| RootfsError::Protect { field: "linux.maskedPaths", path: path.clone(), errno })?;
+        mask_path(path).map_err(|errno| RootfsError::Protect {
+            field: "linux.maskedPaths",
+            path: path.clone(),
+            errno,
+        })?;
     }
     Ok(())
 }
 
 /// Makes the mount at `path` read-only, keeping its other flags.
 fn make_readonly(path: &Path) -> Result<(), Errno> {
-    let ro = MountAttr { set: MountAttrFlags::MOUNT_ATTR_RDONLY, ..MountAttr::default() };
+    let ro = MountAttr {
+        set: MountAttrFlags::MOUNT_ATTR_RDONLY,
+        ..MountAttr::default()
+    };
     let result = rustix::path::Arg::into_with_c_str(path, |c_path| {
-        mount_setattr(MountTarget::Path { path: c_path, nofollow: false }, false, &ro)
-            .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))
+        mount_setattr(
+            MountTarget::Path {
+                path: c_path,
+                nofollow: false,
+            },
+            false,
+            &ro,
+        )
+        .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))
     });
     match result {
         // Before Linux 5.12: a bind remount that keeps the mount's flags.
         Err(Errno::NOSYS) => {
             let fd = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())?;
-            change_attrs(fd.as_fd(), MountAttrFlags::MOUNT_ATTR_RDONLY, MountAttrFlags::empty())
+            change_attrs(
+                fd.as_fd(),
+                MountAttrFlags::MOUNT_ATTR_RDONLY,
+                MountAttrFlags::empty(),
+            )
         }
         other => other,
     }
@@ -83,7 +107,11 @@ fn mask_path(path: &Path) -> Result<(), Errno> {
 }
 
 fn write_sysctl(path: &Path, value: &str) -> Result<(), Errno> {
-    let fd = rustix::fs::open(path, OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
+    let fd = rustix::fs::open(
+        path,
+        OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     let mut rest = value.as_bytes();
     while !rest.is_empty() {
         let written = rustix::io::write(&fd, rest)?;
@@ -99,9 +127,16 @@ fn write_sysctl(path: &Path, value: &str) -> Result<(), Errno> {
 /// /dev/console, after [`super::pivot`]. The placeholder file is made by
 /// `prepare` when the plan has `terminal`; it is created here otherwise.
 pub fn bind_console(slave: &Path) -> Result<(), RootfsError> {
-    let fail = |errno| RootfsError::Console { slave: slave.to_path_buf(), errno };
+    let fail = |errno| RootfsError::Console {
+        slave: slave.to_path_buf(),
+        errno,
+    };
     let console = Path::new("/dev/console");
-    match rustix::fs::open(console, OFlags::CREATE | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::from_raw_mode(0o666)) {
+    match rustix::fs::open(
+        console,
+        OFlags::CREATE | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o666),
+    ) {
         // Read-only /dev without the placeholder: the bind below says what is wrong.
         Ok(_) | Err(Errno::ROFS) => {}
         Err(errno) => return Err(fail(errno)),

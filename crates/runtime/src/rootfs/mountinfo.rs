@@ -30,7 +30,12 @@ fn parse_line(line: &str) -> Option<MountEntry> {
     let fstype = fields.next()?.to_owned();
     let _source = fields.next()?;
     let super_options = fields.next()?.to_owned();
-    Some(MountEntry { root, mount_point, fstype, super_options })
+    Some(MountEntry {
+        root,
+        mount_point,
+        fstype,
+        super_options,
+    })
 }
 
 /// Undoes the kernel's octal escapes (`\040` for a space, `\134` for `\`).
@@ -42,7 +47,9 @@ fn unescape(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
         match (bytes[i], octal) {
             (b'\\', Some(d)) => {
                 let value = d.iter().fold(0u32, |acc, b| acc * 8 + u32::from(b - b'0'));
@@ -72,7 +79,10 @@ garbage";
     fn parses_fields_and_skips_optional_ones() {
         let entries = parse(SAMPLE);
         assert_eq!(entries.len(), 3, "the malformed line is skipped");
-        assert_eq!(entries[1].mount_point, PathBuf::from("/sys/fs/cgroup/cpu,cpuacct"));
+        assert_eq!(
+            entries[1].mount_point,
+            PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")
+        );
         assert_eq!(entries[1].fstype, "cgroup");
         assert_eq!(entries[1].super_options, "rw,cpu,cpuacct");
         assert_eq!(entries[2].root, "/sub");

@@ -54,10 +54,18 @@ struct FlagOption {
 }
 
 const fn set(name: &'static str, flag: MountFlags) -> FlagOption {
-    FlagOption { name, clear: false, flag }
+    FlagOption {
+        name,
+        clear: false,
+        flag,
+    }
 }
 const fn clear(name: &'static str, flag: MountFlags) -> FlagOption {
-    FlagOption { name, clear: true, flag }
+    FlagOption {
+        name,
+        clear: true,
+        flag,
+    }
 }
 
 const MS_POSIXACL: MountFlags = MountFlags::from_bits_retain(1 << 16);
@@ -100,13 +108,25 @@ const FLAG_OPTIONS: &[FlagOption] = &[
 
 const PROPAGATION_OPTIONS: &[(&str, MountPropagationFlags)] = &[
     ("private", MountPropagationFlags::PRIVATE),
-    ("rprivate", MountPropagationFlags::PRIVATE.union(MountPropagationFlags::REC)),
+    (
+        "rprivate",
+        MountPropagationFlags::PRIVATE.union(MountPropagationFlags::REC),
+    ),
     ("shared", MountPropagationFlags::SHARED),
-    ("rshared", MountPropagationFlags::SHARED.union(MountPropagationFlags::REC)),
+    (
+        "rshared",
+        MountPropagationFlags::SHARED.union(MountPropagationFlags::REC),
+    ),
     ("slave", MountPropagationFlags::DOWNSTREAM),
-    ("rslave", MountPropagationFlags::DOWNSTREAM.union(MountPropagationFlags::REC)),
+    (
+        "rslave",
+        MountPropagationFlags::DOWNSTREAM.union(MountPropagationFlags::REC),
+    ),
     ("unbindable", MountPropagationFlags::UNBINDABLE),
-    ("runbindable", MountPropagationFlags::UNBINDABLE.union(MountPropagationFlags::REC)),
+    (
+        "runbindable",
+        MountPropagationFlags::UNBINDABLE.union(MountPropagationFlags::REC),
+    ),
 ];
 
 /// `(name, clear, attribute)` of the recursive options applied with mount_setattr.
@@ -121,7 +141,11 @@ const RECURSIVE_OPTIONS: &[(&str, bool, MountAttrFlags)] = &[
     ("rexec", true, MountAttrFlags::MOUNT_ATTR_NOEXEC),
     ("rnodiratime", false, MountAttrFlags::MOUNT_ATTR_NODIRATIME),
     ("rdiratime", true, MountAttrFlags::MOUNT_ATTR_NODIRATIME),
-    ("rnosymfollow", false, MountAttrFlags::MOUNT_ATTR_NOSYMFOLLOW),
+    (
+        "rnosymfollow",
+        false,
+        MountAttrFlags::MOUNT_ATTR_NOSYMFOLLOW,
+    ),
     ("rsymfollow", true, MountAttrFlags::MOUNT_ATTR_NOSYMFOLLOW),
 ];
 
@@ -160,7 +184,9 @@ impl ParsedOptions {
             }
         } else if let Some((_, p)) = PROPAGATION_OPTIONS.iter().find(|(n, _)| *n == option) {
             self.propagation.push(*p);
-        } else if let Some(&(_, is_clear, attr)) = RECURSIVE_OPTIONS.iter().find(|(n, ..)| *n == option) {
+        } else if let Some(&(_, is_clear, attr)) =
+            RECURSIVE_OPTIONS.iter().find(|(n, ..)| *n == option)
+        {
             if is_clear {
                 self.recursive_set.remove(attr);
                 self.recursive_clear.insert(attr);
@@ -168,10 +194,12 @@ impl ParsedOptions {
                 self.recursive_clear.remove(attr);
                 self.recursive_set.insert(attr);
             }
-        } else if let Some(&(_, mode)) = RECURSIVE_ATIME_OPTIONS.iter().find(|(n, _)| *n == option) {
+        } else if let Some(&(_, mode)) = RECURSIVE_ATIME_OPTIONS.iter().find(|(n, _)| *n == option)
+        {
             self.recursive_set.remove(ATIME_MODES);
             self.recursive_set.insert(mode);
-            self.recursive_clear.insert(MountAttrFlags::MOUNT_ATTR__ATIME);
+            self.recursive_clear
+                .insert(MountAttrFlags::MOUNT_ATTR__ATIME);
         } else {
             match option {
                 "bind" => self.bind = Some(self.bind.unwrap_or(false)),
@@ -199,14 +227,23 @@ const ATIME_MODES: MountAttrFlags = MountAttrFlags::MOUNT_ATTR_RELATIME
 /// The per-mount attributes a bind mount gets from its flag options, as
 /// `(set, clear)` for mount_setattr. Superblock flags (sync, dirsync, ...)
 /// mean nothing for a bind and are dropped, as a bind remount drops them.
-pub(super) fn bind_attrs(flags: MountFlags, cleared: MountFlags) -> (MountAttrFlags, MountAttrFlags) {
+pub(super) fn bind_attrs(
+    flags: MountFlags,
+    cleared: MountFlags,
+) -> (MountAttrFlags, MountAttrFlags) {
     const SIMPLE: &[(MountFlags, MountAttrFlags)] = &[
         (MountFlags::RDONLY, MountAttrFlags::MOUNT_ATTR_RDONLY),
         (MountFlags::NOSUID, MountAttrFlags::MOUNT_ATTR_NOSUID),
         (MountFlags::NODEV, MountAttrFlags::MOUNT_ATTR_NODEV),
         (MountFlags::NOEXEC, MountAttrFlags::MOUNT_ATTR_NOEXEC),
-        (MountFlags::NODIRATIME, MountAttrFlags::MOUNT_ATTR_NODIRATIME),
-        (MountFlags::NOSYMFOLLOW, MountAttrFlags::MOUNT_ATTR_NOSYMFOLLOW),
+        (
+            MountFlags::NODIRATIME,
+            MountAttrFlags::MOUNT_ATTR_NODIRATIME,
+        ),
+        (
+            MountFlags::NOSYMFOLLOW,
+            MountAttrFlags::MOUNT_ATTR_NOSYMFOLLOW,
+        ),
     ];
     let (mut set, mut clear) = (MountAttrFlags::empty(), MountAttrFlags::empty());
     for &(flag, attr) in SIMPLE {
@@ -221,7 +258,9 @@ pub(super) fn bind_attrs(flags: MountFlags, cleared: MountFlags) -> (MountAttrFl
         Some(MountAttrFlags::MOUNT_ATTR_NOATIME)
     } else if flags.contains(MountFlags::STRICTATIME) {
         Some(MountAttrFlags::MOUNT_ATTR_STRICTATIME)
-    } else if flags.contains(MountFlags::RELATIME) || cleared.intersects(MountFlags::NOATIME | MountFlags::STRICTATIME) {
+    } else if flags.contains(MountFlags::RELATIME)
+        || cleared.intersects(MountFlags::NOATIME | MountFlags::STRICTATIME)
+    {
         Some(MountAttrFlags::MOUNT_ATTR_RELATIME)
     } else if cleared.contains(MountFlags::RELATIME) {
         Some(MountAttrFlags::MOUNT_ATTR_STRICTATIME)
@@ -237,7 +276,10 @@ pub(super) fn bind_attrs(flags: MountFlags, cleared: MountFlags) -> (MountAttrFl
 
 /// `linux.rootfsPropagation` -> flags; `None` for a name that is not one.
 pub(super) fn parse_root_propagation(value: &str) -> Option<MountPropagationFlags> {
-    PROPAGATION_OPTIONS.iter().find(|(name, _)| *name == value).map(|(_, p)| *p)
+    PROPAGATION_OPTIONS
+        .iter()
+        .find(|(name, _)| *name == value)
+        .map(|(_, p)| *p)
 }
 
 #[cfg(test)]
@@ -275,7 +317,10 @@ mod tests {
                 MountPropagationFlags::UNBINDABLE,
             ]
         );
-        assert!(p.flags.is_empty(), "propagation must not leak into mount flags");
+        assert!(
+            p.flags.is_empty(),
+            "propagation must not leak into mount flags"
+        );
     }
 
     #[test]
@@ -289,9 +334,15 @@ mod tests {
     fn recursive_attributes_are_separate_from_flags() {
         let p = parse(&["rbind", "rro", "rnosuid", "rnoatime"]);
         assert!(p.flags.is_empty());
-        assert!(p.recursive_set.contains(MountAttrFlags::MOUNT_ATTR_RDONLY | MountAttrFlags::MOUNT_ATTR_NOSUID));
+        assert!(
+            p.recursive_set
+                .contains(MountAttrFlags::MOUNT_ATTR_RDONLY | MountAttrFlags::MOUNT_ATTR_NOSUID)
+        );
         assert!(p.recursive_set.contains(MountAttrFlags::MOUNT_ATTR_NOATIME));
-        assert!(p.recursive_clear.contains(MountAttrFlags::MOUNT_ATTR__ATIME));
+        assert!(
+            p.recursive_clear
+                .contains(MountAttrFlags::MOUNT_ATTR__ATIME)
+        );
         let p = parse(&["rro", "rrw"]);
         assert!(p.recursive_set.is_empty());
         assert_eq!(p.recursive_clear, MountAttrFlags::MOUNT_ATTR_RDONLY);
@@ -300,10 +351,16 @@ mod tests {
     #[test]
     fn bind_attrs_touch_only_what_the_options_name() {
         let (set, clear) = bind_attrs(MountFlags::RDONLY | MountFlags::NOSUID, MountFlags::NOEXEC);
-        assert_eq!(set, MountAttrFlags::MOUNT_ATTR_RDONLY | MountAttrFlags::MOUNT_ATTR_NOSUID);
+        assert_eq!(
+            set,
+            MountAttrFlags::MOUNT_ATTR_RDONLY | MountAttrFlags::MOUNT_ATTR_NOSUID
+        );
         assert_eq!(clear, MountAttrFlags::MOUNT_ATTR_NOEXEC);
         let (set, clear) = bind_attrs(MountFlags::SYNCHRONOUS, MountFlags::empty());
-        assert!(set.is_empty() && clear.is_empty(), "superblock flags mean nothing for a bind");
+        assert!(
+            set.is_empty() && clear.is_empty(),
+            "superblock flags mean nothing for a bind"
+        );
         let (set, clear) = bind_attrs(MountFlags::NOATIME, MountFlags::empty());
         assert_eq!(set, MountAttrFlags::MOUNT_ATTR_NOATIME);
         assert_eq!(clear, MountAttrFlags::MOUNT_ATTR__ATIME);
@@ -315,7 +372,10 @@ mod tests {
             parse_root_propagation("rslave"),
             Some(MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC)
         );
-        assert_eq!(parse_root_propagation("private"), Some(MountPropagationFlags::PRIVATE));
+        assert_eq!(
+            parse_root_propagation("private"),
+            Some(MountPropagationFlags::PRIVATE)
+        );
         assert_eq!(parse_root_propagation("rbind"), None);
         assert_eq!(parse_root_propagation(""), None);
     }

@@ -24,6 +24,12 @@ pub(super) fn clean_absolute(path: &Path) -> Option<PathBuf> {
     Some(clean)
 }
 
+/// The filesystem magic of a statfs result (the field's type differs by architecture).
+#[allow(clippy::unnecessary_cast)]
+pub(super) fn fs_magic(statfs: &rustix::fs::StatFs) -> i64 {
+    statfs.f_type as i64
+}
+
 /// True when `path` is `dir` or below it (both cleaned and absolute).
 pub(super) fn is_within(path: &Path, dir: &Path) -> bool {
     path.starts_with(dir)
@@ -35,7 +41,8 @@ mod tests {
 
     #[test]
     fn cleans_dots_and_confines_dotdot_to_the_root() {
-        let clean = |p: &str| clean_absolute(Path::new(p)).map(|p| p.to_string_lossy().into_owned());
+        let clean =
+            |p: &str| clean_absolute(Path::new(p)).map(|p| p.to_string_lossy().into_owned());
         assert_eq!(clean("/proc").as_deref(), Some("/proc"));
         assert_eq!(clean("//dev/./pts/").as_deref(), Some("/dev/pts"));
         assert_eq!(clean("/../../etc/../tmp").as_deref(), Some("/tmp"));

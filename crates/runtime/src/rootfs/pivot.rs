@@ -2,7 +2,9 @@
 
 use rustix::fs::{Mode, OFlags, fstat};
 use rustix::io::Errno;
-use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags, mount, mount_change, mount_move, unmount};
+use rustix::mount::{
+    MountFlags, MountPropagationFlags, UnmountFlags, mount, mount_change, mount_move, unmount,
+};
 use rustix::process::{chdir, chroot, fchdir, pivot_root};
 
 use super::RootfsError;
@@ -21,20 +23,31 @@ pub fn pivot(plan: &RootfsPlan) -> Result<(), RootfsError> {
     if plan.no_pivot {
         move_root(plan)?;
     } else {
-        let old_root = rustix::fs::open("/", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(fail("opening the old root"))?;
+        let old_root = rustix::fs::open(
+            "/",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(fail("opening the old root"))?;
         pivot_root(".", ".").map_err(fail("pivot_root"))?;
         // The old root is now stacked on the new one; work on it through its fd.
         fchdir(&old_root).map_err(fail("fchdir to the old root"))?;
         if !is_recursive_slave_or_private(plan.root_propagation) {
             // Our unmount must not reach the host through shared mounts.
-            mount_change(".", MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC)
-                .map_err(fail("making the old root rslave"))?;
+            mount_change(
+                ".",
+                MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
+            )
+            .map_err(fail("making the old root rslave"))?;
         }
         unmount(".", UnmountFlags::DETACH).map_err(fail("unmounting the old root"))?;
         chdir("/").map_err(fail("chdir /"))?;
     }
-    if plan.propagation_given && !plan.root_propagation.contains(MountPropagationFlags::PRIVATE) {
+    if plan.propagation_given
+        && !plan
+            .root_propagation
+            .contains(MountPropagationFlags::PRIVATE)
+    {
         // rootfsPropagation is for the container's own root; prepare() applied it to the host's tree.
         mount_change("/", plan.root_propagation).map_err(fail("setting rootfsPropagation on /"))?;
     }
@@ -53,19 +66,24 @@ fn move_root(plan: &RootfsPlan) -> Result<(), RootfsError> {
         .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))
         .map_err(fail("reading /proc/self/mountinfo"))?;
     for entry in mountinfo::parse(&text) {
-        let full_pseudo_fs = entry.root == "/" && (entry.fstype == "proc" || entry.fstype == "sysfs");
+        let full_pseudo_fs =
+            entry.root == "/" && (entry.fstype == "proc" || entry.fstype == "sysfs");
         if !full_pseudo_fs || entry.mount_point.starts_with(&plan.rootfs) {
             continue;
         }
         let point = entry.mount_point.as_path();
-        match mount_change(point, MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC) {
+        match mount_change(
+            point,
+            MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
+        ) {
             // A parent was already detached.
             Err(Errno::NOENT | Errno::INVAL) => continue,
             other => other.map_err(fail("making a host proc/sysfs mount rslave"))?,
         }
         match unmount(point, UnmountFlags::DETACH) {
             Err(Errno::INVAL | Errno::PERM) => {
-                mount("tmpfs", point, "tmpfs", MountFlags::empty(), None).map_err(fail("covering a host proc/sysfs mount"))?
+                mount("tmpfs", point, "tmpfs", MountFlags::empty(), None)
+                    .map_err(fail("covering a host proc/sysfs mount"))?
             }
             other => other.map_err(fail("unmounting a host proc/sysfs mount"))?,
         }

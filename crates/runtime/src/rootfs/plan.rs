@@ -82,9 +82,16 @@ pub(super) struct MountStep {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum MountKind {
-    Bind { source: PathBuf, recursive: bool },
+    Bind {
+        source: PathBuf,
+        recursive: bool,
+    },
     /// A new filesystem of `fstype` (proc, sysfs, tmpfs, devpts, mqueue, ...).
-    Filesystem { fstype: String, source: String, tmpcopyup: bool },
+    Filesystem {
+        fstype: String,
+        source: String,
+        tmpcopyup: bool,
+    },
     /// `cgroup`: cgroup2, or a tmpfs of v1 hierarchies, as the host has them.
     Cgroup,
 }
@@ -108,7 +115,10 @@ impl RootfsPlan {
     /// only for a `cgroup` mount (its cgroup layout) and for /proc/kcore.
     pub fn from_spec(spec: &Spec, rootfs: &Path, opts: RootfsOptions) -> Result<Self, RootfsError> {
         if !rootfs.is_absolute() {
-            return Err(RootfsError::InvalidRootfs { path: rootfs.into(), reason: "the path must be absolute" });
+            return Err(RootfsError::InvalidRootfs {
+                path: rootfs.into(),
+                reason: "the path must be absolute",
+            });
         }
         let default_linux = Linux::default();
         let linux = spec.linux().as_ref().unwrap_or(&default_linux);
@@ -117,7 +127,9 @@ impl RootfsPlan {
         for (index, mount) in spec.mounts().iter().flatten().enumerate() {
             mounts.push(plan_mount(index, mount, &opts.bundle)?);
         }
-        let dev_from_host = mounts.iter().any(|m| m.is_bind() && m.destination == Path::new("/dev"));
+        let dev_from_host = mounts
+            .iter()
+            .any(|m| m.is_bind() && m.destination == Path::new("/dev"));
         let dev = if dev_from_host {
             None
         } else {
@@ -125,7 +137,9 @@ impl RootfsPlan {
                 devices: plan_devices(linux.devices().as_deref().unwrap_or_default())?,
                 kcore: Path::new("/proc/kcore").exists(),
                 console: opts.terminal,
-                shm_dir: !mounts.iter().any(|m| m.destination == Path::new("/dev/shm")),
+                shm_dir: !mounts
+                    .iter()
+                    .any(|m| m.destination == Path::new("/dev/shm")),
             })
         };
         mark_readonly_late(&mut mounts, dev.is_some());
@@ -133,14 +147,24 @@ impl RootfsPlan {
             true => Some(cgroup::detect()?),
             false => None,
         };
-        let has = |typ| linux.namespaces().iter().flatten().any(|ns| ns.typ() == typ);
+        let has = |typ| {
+            linux
+                .namespaces()
+                .iter()
+                .flatten()
+                .any(|ns| ns.typ() == typ)
+        };
         Ok(Self {
             rootfs: rootfs.to_path_buf(),
             root_propagation,
             propagation_given,
             mounts,
             dev,
-            readonly_root: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+            readonly_root: spec
+                .root()
+                .as_ref()
+                .and_then(|r| r.readonly())
+                .unwrap_or(false),
             readonly_paths: plan_paths("readonlyPaths", linux.readonly_paths())?,
             masked_paths: plan_paths("maskedPaths", linux.masked_paths())?,
             sysctls: plan_sysctls(linux)?,
@@ -163,12 +187,22 @@ impl RootfsPlan {
     }
 }
 
-fn plan_root_propagation(linux: &Linux, no_pivot: bool) -> Result<(MountPropagationFlags, bool), RootfsError> {
+fn plan_root_propagation(
+    linux: &Linux,
+    no_pivot: bool,
+) -> Result<(MountPropagationFlags, bool), RootfsError> {
     let default = MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC;
-    let Some(value) = linux.rootfs_propagation().as_deref().filter(|v| !v.is_empty()) else {
+    let Some(value) = linux
+        .rootfs_propagation()
+        .as_deref()
+        .filter(|v| !v.is_empty())
+    else {
         return Ok((default, false));
     };
-    let invalid = |reason| RootfsError::InvalidPropagation { value: value.to_owned(), reason };
+    let invalid = |reason| RootfsError::InvalidPropagation {
+        value: value.to_owned(),
+        reason,
+    };
     let flags = parse_root_propagation(value).ok_or_else(|| invalid("unknown propagation"))?;
     if no_pivot && flags.contains(MountPropagationFlags::PRIVATE) {
         // The host's mounts stay reachable under a chroot; only slave keeps unmounts from reaching the host.
@@ -178,58 +212,35 @@ fn plan_root_propagation(linux: &Linux, no_pivot: bool) -> Result<(MountPropagat
 }
 
 fn plan_mount(index: usize, mount: &Mount, bundle: &Path) -> Result<MountStep, RootfsError> {
-    let destination = clean_absolute(mount.destination()).ok_or_else(|| RootfsError::InvalidDestination {
-        index,
-        destination: mount.destination().clone(),
-        reason: "it must be an absolute path inside the container",
-    })?;
-    let invalid_mount = |reason| RootfsError::InvalidMount { index, destination: destination.clone(), reason };
-    if destination == Path::new("/") {
-        return Err(invalid_mount("mounting over / is not allowed; the root is root.path"));
-    }
-    if mount.uid_mappings().is_some() || mount.gid_mappings().is_some() {
-        return Err(invalid_mount("idmapped mounts (uidMappings/gidMappings) are not supported yet"));
-    }
+    let destination =
+        clean_absolute(mount.destination()).ok_or_else(|| RootfsError::InvalidDestination {
+            index,
+            destination: mount.destination().clone(),
+            reason: "it must be an absolute path inside the container",
+        })?;
+    let invalid = |problem| match problem {
+        Problem::Mount(reason) => RootfsError::InvalidMount {
+            index,
+            destination: destination.clone(),
+            reason,
+        },
+        Problem::Option(option, reason) => RootfsError::InvalidOption {
+            index,
+            destination: destination.clone(),
+            option,
+            reason,
+        },
+        Problem::Destination(reason) => RootfsError::InvalidDestination {
+            index,
+            destination: destination.clone(),
+            reason,
+        },
+    };
     let options = parse_options(mount.options().iter().flatten().map(String::as_str));
-    let invalid_option = |option: &str, reason| RootfsError::InvalidOption {
-        index,
-        destination: destination.clone(),
-        option: option.to_owned(),
-        reason,
-    };
-    if options.idmap {
-        return Err(invalid_option("idmap", "idmapped mounts are not supported yet"));
-    }
-    let typ = mount.typ().as_deref().filter(|t| !t.is_empty());
-    let kind = if options.bind.is_some() || typ == Some("bind") {
-        if let Some(unknown) = options.data.first() {
-            return Err(invalid_option(unknown, "unknown option for a bind mount (a typo would drop a protection)"));
-        }
-        let source = mount.source().as_ref().filter(|s| !s.as_os_str().is_empty());
-        let source = source.ok_or_else(|| invalid_mount("a bind mount needs a source"))?;
-        MountKind::Bind { source: bundle.join(source), recursive: options.bind == Some(true) }
-    } else {
-        let fstype = typ.ok_or_else(|| invalid_mount("the mount has no type (proc, tmpfs, ...) and no bind option"))?;
-        if options.tmpcopyup && fstype != "tmpfs" {
-            return Err(invalid_option("tmpcopyup", "only a tmpfs can be filled from the image"));
-        }
-        if fstype == "cgroup" {
-            MountKind::Cgroup
-        } else {
-            let source = mount.source().as_ref().map(|s| s.to_string_lossy().into_owned());
-            let source = source.filter(|s| !s.is_empty()).unwrap_or_else(|| fstype.to_owned());
-            MountKind::Filesystem { fstype: fstype.to_owned(), source, tmpcopyup: options.tmpcopyup }
-        }
-    };
-    if options.has_recursive_attrs() && !matches!(kind, MountKind::Bind { .. }) {
-        return Err(invalid_option("r*", "recursive attributes (rro, rnosuid, ...) apply to bind mounts"));
-    }
-    check_proc_destination(&destination, &kind).map_err(|reason| RootfsError::InvalidDestination {
-        index,
-        destination: destination.clone(),
-        reason,
-    })?;
-    let data = plan_data(&options).map_err(|option| invalid_option(&option, "contains a NUL byte"))?;
+    let kind = plan_kind(mount, &options, bundle).map_err(invalid)?;
+    check_destination(&destination, &kind).map_err(invalid)?;
+    let data = plan_data(&options)
+        .map_err(|option| invalid(Problem::Option(option, "contains a NUL byte")))?;
     Ok(MountStep {
         kind,
         flags: options.flags,
@@ -243,6 +254,61 @@ fn plan_mount(index: usize, mount: &Mount, bundle: &Path) -> Result<MountStep, R
     })
 }
 
+/// What is wrong with one `mounts[]` entry (the caller adds index and destination).
+enum Problem {
+    Mount(&'static str),
+    Option(String, &'static str),
+    Destination(&'static str),
+}
+
+fn plan_kind(mount: &Mount, options: &ParsedOptions, bundle: &Path) -> Result<MountKind, Problem> {
+    if mount.uid_mappings().is_some() || mount.gid_mappings().is_some() || options.idmap {
+        return Err(Problem::Mount("idmapped mounts are not supported yet"));
+    }
+    let typ = mount.typ().as_deref().filter(|t| !t.is_empty());
+    if options.bind.is_some() || typ == Some("bind") {
+        if let Some(unknown) = options.data.first() {
+            let reason = "unknown option for a bind mount (a typo would drop a protection)";
+            return Err(Problem::Option(unknown.clone(), reason));
+        }
+        let source = mount
+            .source()
+            .as_ref()
+            .filter(|s| !s.as_os_str().is_empty());
+        let source = source.ok_or(Problem::Mount("a bind mount needs a source"))?;
+        let recursive = options.bind == Some(true);
+        return Ok(MountKind::Bind {
+            source: bundle.join(source),
+            recursive,
+        });
+    }
+    let fstype = typ.ok_or(Problem::Mount(
+        "the mount has no type (proc, tmpfs, ...) and no bind option",
+    ))?;
+    if options.tmpcopyup && fstype != "tmpfs" {
+        let reason = "only a tmpfs can be filled from the image";
+        return Err(Problem::Option("tmpcopyup".into(), reason));
+    }
+    if options.has_recursive_attrs() {
+        let reason = "recursive attributes (rro, rnosuid, ...) apply to bind mounts";
+        return Err(Problem::Option("r*".into(), reason));
+    }
+    if fstype == "cgroup" {
+        return Ok(MountKind::Cgroup);
+    }
+    let source = mount
+        .source()
+        .as_ref()
+        .map(|s| s.to_string_lossy().into_owned());
+    Ok(MountKind::Filesystem {
+        fstype: fstype.to_owned(),
+        source: source
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| fstype.to_owned()),
+        tmpcopyup: options.tmpcopyup,
+    })
+}
+
 fn plan_data(options: &ParsedOptions) -> Result<Option<CString>, String> {
     if options.data.is_empty() {
         return Ok(None);
@@ -250,22 +316,40 @@ fn plan_data(options: &ParsedOptions) -> Result<Option<CString>, String> {
     if let Some(bad) = options.data.iter().find(|o| o.contains('\0')) {
         return Err(bad.clone());
     }
-    CString::new(options.data.join(",")).map(Some).map_err(|_| options.data.join(","))
+    CString::new(options.data.join(","))
+        .map(Some)
+        .map_err(|_| options.data.join(","))
 }
 
-/// Only a fresh procfs may go on /proc, and only lxcfs-style files inside it.
-fn check_proc_destination(destination: &Path, kind: &MountKind) -> Result<(), &'static str> {
+/// Not over the root itself; on /proc only a fresh procfs, and inside it
+/// only lxcfs-style files.
+fn check_destination(destination: &Path, kind: &MountKind) -> Result<(), Problem> {
+    if destination == Path::new("/") {
+        return Err(Problem::Mount(
+            "mounting over / is not allowed; the root is root.path",
+        ));
+    }
     if !is_within(destination, Path::new("/proc")) {
         return Ok(());
     }
     let is_proc = matches!(kind, MountKind::Filesystem { fstype, .. } if fstype == "proc");
     if destination == Path::new("/proc") {
-        return if is_proc { Ok(()) } else { Err("only a filesystem of type proc may be mounted on /proc") };
+        return match is_proc {
+            true => Ok(()),
+            false => Err(Problem::Destination(
+                "only a filesystem of type proc may be mounted on /proc",
+            )),
+        };
     }
-    if PROC_MOUNT_ALLOWLIST.iter().any(|allowed| destination == Path::new(allowed)) {
+    if PROC_MOUNT_ALLOWLIST
+        .iter()
+        .any(|allowed| destination == Path::new(allowed))
+    {
         return Ok(());
     }
-    Err("mounts inside /proc are refused (except lxcfs-style files such as /proc/meminfo)")
+    Err(Problem::Destination(
+        "mounts inside /proc are refused (except lxcfs-style files such as /proc/meminfo)",
+    ))
 }
 
 /// A tmpfs (or the /dev filesystem) mounted read-only stays writable until
@@ -273,26 +357,34 @@ fn check_proc_destination(destination: &Path, kind: &MountKind) -> Result<(), &'
 fn mark_readonly_late(mounts: &mut [MountStep], creates_dev: bool) {
     for i in 0..mounts.len() {
         let step = &mounts[i];
-        let tmpfs_or_dev = step.fstype() == Some("tmpfs") || (!step.is_bind() && step.destination == Path::new("/dev"));
+        let tmpfs_or_dev = step.fstype() == Some("tmpfs")
+            || (!step.is_bind() && step.destination == Path::new("/dev"));
         if !tmpfs_or_dev || !step.flags.contains(MountFlags::RDONLY) {
             continue;
         }
         let below = |path: &Path| is_within(path, &step.destination);
-        let late = mounts[i + 1..].iter().any(|later| below(&later.destination))
+        let late = mounts[i + 1..]
+            .iter()
+            .any(|later| below(&later.destination))
             || (creates_dev && below(Path::new("/dev")));
         mounts[i].readonly_late = late;
     }
 }
 
-fn plan_paths(field: &'static str, paths: &Option<Vec<String>>) -> Result<Vec<PathBuf>, RootfsError> {
+fn plan_paths(
+    field: &'static str,
+    paths: &Option<Vec<String>>,
+) -> Result<Vec<PathBuf>, RootfsError> {
     let paths = paths.iter().flatten();
     paths
         .map(|path| {
-            clean_absolute(Path::new(path)).filter(|p| p != Path::new("/")).ok_or_else(|| RootfsError::InvalidPath {
-                field,
-                path: path.clone(),
-                reason: "it must be an absolute path below /",
-            })
+            clean_absolute(Path::new(path))
+                .filter(|p| p != Path::new("/"))
+                .ok_or_else(|| RootfsError::InvalidPath {
+                    field,
+                    path: path.clone(),
+                    reason: "it must be an absolute path below /",
+                })
         })
         .collect()
 }
@@ -303,17 +395,22 @@ fn plan_sysctls(linux: &Linux) -> Result<Vec<Sysctl>, RootfsError> {
     };
     let namespaces = linux.namespaces().as_deref().unwrap_or_default();
     let has = |typ| namespaces.iter().any(|ns| ns.typ() == typ);
-    let net = namespaces.iter().find(|ns| ns.typ() == LinuxNamespaceType::Network);
+    let net = namespaces
+        .iter()
+        .find(|ns| ns.typ() == LinuxNamespaceType::Network);
     let ns = SysctlNamespaces {
         ipc: has(LinuxNamespaceType::Ipc),
         uts: has(LinuxNamespaceType::Uts),
         // Joining a namespace by path counts only if it is not the runtime's own one.
-        private_net: net.is_some_and(|ns| ns.path().as_deref().is_none_or(|p| !is_current_netns(p))),
+        private_net: net
+            .is_some_and(|ns| ns.path().as_deref().is_none_or(|p| !is_current_netns(p))),
     };
     // Sorted, so the writes (and any error) do not depend on hash order.
     let mut keys: Vec<&String> = sysctl.keys().collect();
     keys.sort();
-    keys.into_iter().map(|name| plan_sysctl(name, &sysctl[name], ns)).collect()
+    keys.into_iter()
+        .map(|name| plan_sysctl(name, &sysctl[name], ns))
+        .collect()
 }
 
 /// True when `path` is the network namespace this process is in.
@@ -325,4 +422,4 @@ fn is_current_netns(path: &Path) -> bool {
 
 #[cfg(test)]
 #[path = "plan_tests.rs"]
-mod tests;
+pub(super) mod tests;

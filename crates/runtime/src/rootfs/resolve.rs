@@ -40,9 +40,20 @@ pub(super) struct Resolved {
 
 /// Opens `path` (relative to the root; a leading `/` is ignored) inside
 /// `root` with `flags` (`O_CLOEXEC` is added), creating it as `create` says.
-pub(super) fn open_in_root(root: BorrowedFd<'_>, path: &Path, flags: OFlags, create: Create) -> Result<Resolved, Errno> {
+pub(super) fn open_in_root(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    flags: OFlags,
+    create: Create,
+) -> Result<Resolved, Errno> {
     let relative = relative(path);
-    match openat2(root, relative, flags | OFlags::CLOEXEC, Mode::empty(), RESOLVE) {
+    match openat2(
+        root,
+        relative,
+        flags | OFlags::CLOEXEC,
+        Mode::empty(),
+        RESOLVE,
+    ) {
         Ok(fd) => Ok(Resolved { fd, existed: true }),
         Err(Errno::NOENT) if create != Create::Nothing => {
             let fd = create_in_root(root, relative, flags, create)?;
@@ -55,10 +66,19 @@ pub(super) fn open_in_root(root: BorrowedFd<'_>, path: &Path, flags: OFlags, cre
 /// `path` without its leading `/`, or `.` for the root itself.
 pub(super) fn relative(path: &Path) -> &Path {
     let stripped = path.strip_prefix("/").unwrap_or(path);
-    if stripped.as_os_str().is_empty() { Path::new(".") } else { stripped }
+    if stripped.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        stripped
+    }
 }
 
-fn create_in_root(root: BorrowedFd<'_>, path: &Path, flags: OFlags, create: Create) -> Result<OwnedFd, Errno> {
+fn create_in_root(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    flags: OFlags,
+    create: Create,
+) -> Result<OwnedFd, Errno> {
     let mut path = path.to_path_buf();
     for _ in 0..MAX_DANGLING_SYMLINKS {
         match walk_and_create(root, &path, flags, create)? {
@@ -75,7 +95,12 @@ enum Walk {
     Retry(PathBuf),
 }
 
-fn walk_and_create(root: BorrowedFd<'_>, path: &Path, flags: OFlags, create: Create) -> Result<Walk, Errno> {
+fn walk_and_create(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    flags: OFlags,
+    create: Create,
+) -> Result<Walk, Errno> {
     let components: Vec<&OsStr> = path
         .components()
         .filter_map(|c| match c {
@@ -88,9 +113,19 @@ fn walk_and_create(root: BorrowedFd<'_>, path: &Path, flags: OFlags, create: Cre
     let mut current: Option<OwnedFd> = None;
     for (i, name) in components.iter().enumerate() {
         let last = i + 1 == components.len();
-        let want = if last { flags } else { OFlags::PATH | OFlags::DIRECTORY };
+        let want = if last {
+            flags
+        } else {
+            OFlags::PATH | OFlags::DIRECTORY
+        };
         prefix.push(name);
-        match openat2(root, &prefix, want | OFlags::CLOEXEC, Mode::empty(), RESOLVE) {
+        match openat2(
+            root,
+            &prefix,
+            want | OFlags::CLOEXEC,
+            Mode::empty(),
+            RESOLVE,
+        ) {
             Ok(fd) => {
                 current = Some(fd);
                 continue;
@@ -100,36 +135,65 @@ fn walk_and_create(root: BorrowedFd<'_>, path: &Path, flags: OFlags, create: Cre
         }
         // `name` is missing from the directory the kernel resolved so far.
         let parent = current.as_ref().map_or(root, |fd| fd.as_fd());
-        let made = if last && create == Create::File {
-            openat(parent, *name, OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from_raw_mode(0o644))
-                .map(drop)
-        } else {
-            mkdirat(parent, *name, Mode::from_raw_mode(0o755))
-        };
-        match made {
-            Ok(()) => {}
-            // It exists but could not be opened: a dangling symlink. Follow it, still inside the root.
-            Err(Errno::EXIST) => {
-                let target = readlinkat(parent, *name, Vec::new())?;
-                let target = Path::new(OsStr::from_bytes(target.as_bytes()));
-                let mut next = if target.is_absolute() {
-                    PathBuf::new()
-                } else {
-                    prefix.parent().map(Path::to_path_buf).unwrap_or_default()
-                };
-                next.push(relative(target));
-                next.extend(&components[i + 1..]);
-                return Ok(Walk::Retry(next));
-            }
-            Err(errno) => return Err(errno),
+        let as_file = last && create == Create::File;
+        if let Some(target) = create_missing(parent, name, as_file)? {
+            return Ok(Walk::Retry(retry_path(
+                &prefix,
+                &target,
+                &components[i + 1..],
+            )));
         }
         // We just made it, so it is no symlink: open it next to its parent.
-        current = Some(openat(parent, *name, want | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?);
+        current = Some(openat(
+            parent,
+            *name,
+            want | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?);
     }
     match current {
         Some(fd) => Ok(Walk::Done(fd)),
-        None => Ok(Walk::Done(openat2(root, ".", flags | OFlags::CLOEXEC, Mode::empty(), RESOLVE)?)),
+        None => Ok(Walk::Done(openat2(
+            root,
+            ".",
+            flags | OFlags::CLOEXEC,
+            Mode::empty(),
+            RESOLVE,
+        )?)),
     }
+}
+
+/// Creates `name` in `parent`. `Ok(Some(target))` when `name` turns out to
+/// be a dangling symlink (it exists but could not be opened).
+fn create_missing(
+    parent: BorrowedFd<'_>,
+    name: &OsStr,
+    as_file: bool,
+) -> Result<Option<Vec<u8>>, Errno> {
+    let made = if as_file {
+        let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC;
+        openat(parent, name, flags, Mode::from_raw_mode(0o644)).map(drop)
+    } else {
+        mkdirat(parent, name, Mode::from_raw_mode(0o755))
+    };
+    match made {
+        Ok(()) => Ok(None),
+        Err(Errno::EXIST) => Ok(Some(readlinkat(parent, name, Vec::new())?.into_bytes())),
+        Err(errno) => Err(errno),
+    }
+}
+
+/// The path to resolve instead of `prefix` (whose last component is a
+/// symlink to `target`) followed by `rest`; still looked up inside the root.
+fn retry_path(prefix: &Path, target: &[u8], rest: &[&OsStr]) -> PathBuf {
+    let target = Path::new(OsStr::from_bytes(target));
+    let mut next = match target.is_absolute() {
+        true => PathBuf::new(),
+        false => prefix.parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    next.push(relative(target));
+    next.extend(rest);
+    next
 }
 
 /// `/proc/self/fd/N` for `fd`, without allocating: mount(2) follows this
@@ -180,7 +244,12 @@ mod tests {
     use std::os::fd::AsFd;
 
     fn root_of(dir: &Path) -> OwnedFd {
-        rustix::fs::open(dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).unwrap()
+        rustix::fs::open(
+            dir,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -189,7 +258,10 @@ mod tests {
         let fd = root_of(dir.path());
         let path = ProcFdPath::new(fd.as_fd());
         use std::os::fd::AsRawFd;
-        assert_eq!(path.as_c_str().to_str().unwrap(), format!("/proc/self/fd/{}", fd.as_raw_fd()));
+        assert_eq!(
+            path.as_c_str().to_str().unwrap(),
+            format!("/proc/self/fd/{}", fd.as_raw_fd())
+        );
     }
 
     #[test]
@@ -207,7 +279,13 @@ mod tests {
         assert!(dir.path().join("a/b/c").is_dir());
         let r = open_in_root(root.as_fd(), Path::new("/a/b/c"), OFlags::PATH, Create::Dir).unwrap();
         assert!(r.existed);
-        open_in_root(root.as_fd(), Path::new("/a/file"), OFlags::PATH, Create::File).unwrap();
+        open_in_root(
+            root.as_fd(),
+            Path::new("/a/file"),
+            OFlags::PATH,
+            Create::File,
+        )
+        .unwrap();
         assert!(dir.path().join("a/file").is_file());
     }
 
@@ -218,12 +296,41 @@ mod tests {
         let root = root_of(dir.path());
         std::os::unix::fs::symlink(outside.path(), dir.path().join("abs")).unwrap();
         std::os::unix::fs::symlink("../../../../..", dir.path().join("up")).unwrap();
-        open_in_root(root.as_fd(), Path::new("/abs/made"), OFlags::PATH, Create::Dir).unwrap();
-        open_in_root(root.as_fd(), Path::new("/up/made2"), OFlags::PATH, Create::Dir).unwrap();
-        open_in_root(root.as_fd(), Path::new("/../../made3"), OFlags::PATH, Create::Dir).unwrap();
-        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0, "nothing created outside");
-        let inside = dir.path().join(outside.path().strip_prefix("/").unwrap()).join("made");
-        assert!(inside.is_dir(), "the absolute symlink resolved inside the root: {}", inside.display());
+        open_in_root(
+            root.as_fd(),
+            Path::new("/abs/made"),
+            OFlags::PATH,
+            Create::Dir,
+        )
+        .unwrap();
+        open_in_root(
+            root.as_fd(),
+            Path::new("/up/made2"),
+            OFlags::PATH,
+            Create::Dir,
+        )
+        .unwrap();
+        open_in_root(
+            root.as_fd(),
+            Path::new("/../../made3"),
+            OFlags::PATH,
+            Create::Dir,
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read_dir(outside.path()).unwrap().count(),
+            0,
+            "nothing created outside"
+        );
+        let inside = dir
+            .path()
+            .join(outside.path().strip_prefix("/").unwrap())
+            .join("made");
+        assert!(
+            inside.is_dir(),
+            "the absolute symlink resolved inside the root: {}",
+            inside.display()
+        );
         assert!(dir.path().join("made2").is_dir());
         assert!(dir.path().join("made3").is_dir());
     }
@@ -233,11 +340,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = root_of(dir.path());
         std::fs::create_dir(dir.path().join("etc")).unwrap();
-        std::os::unix::fs::symlink("/run/resolv/resolv.conf", dir.path().join("etc/resolv.conf")).unwrap();
-        open_in_root(root.as_fd(), Path::new("/etc/resolv.conf"), OFlags::PATH, Create::File).unwrap();
+        std::os::unix::fs::symlink(
+            "/run/resolv/resolv.conf",
+            dir.path().join("etc/resolv.conf"),
+        )
+        .unwrap();
+        open_in_root(
+            root.as_fd(),
+            Path::new("/etc/resolv.conf"),
+            OFlags::PATH,
+            Create::File,
+        )
+        .unwrap();
         assert!(dir.path().join("run/resolv/resolv.conf").is_file());
         std::os::unix::fs::symlink("loop", dir.path().join("loop")).unwrap();
-        let err = open_in_root(root.as_fd(), Path::new("/loop/x"), OFlags::PATH, Create::Dir).unwrap_err();
+        let err = open_in_root(
+            root.as_fd(),
+            Path::new("/loop/x"),
+            OFlags::PATH,
+            Create::Dir,
+        )
+        .unwrap_err();
         assert_eq!(err, Errno::LOOP);
     }
 }

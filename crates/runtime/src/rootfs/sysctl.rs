@@ -41,12 +41,24 @@ const IPC_KEYS: &[&str] = &[
 ///
 /// Keys use dots (`net.ipv4.ip_forward`) or slashes (`net/ipv4/conf/eth0.100/forwarding`,
 /// where dots are part of names), like sysctl(8).
-pub(super) fn plan_sysctl(name: &str, value: &str, ns: SysctlNamespaces) -> Result<Sysctl, RootfsError> {
-    let invalid = |reason: String| RootfsError::InvalidSysctl { name: name.to_owned(), reason };
+pub(super) fn plan_sysctl(
+    name: &str,
+    value: &str,
+    ns: SysctlNamespaces,
+) -> Result<Sysctl, RootfsError> {
+    let invalid = |reason: String| RootfsError::InvalidSysctl {
+        name: name.to_owned(),
+        reason,
+    };
     let separator = if name.contains('/') { '/' } else { '.' };
     let components: Vec<&str> = name.split(separator).collect();
-    if components.iter().any(|c| c.is_empty() || *c == "." || *c == "..") {
-        return Err(invalid("empty, `.` or `..` components are not allowed".into()));
+    if components
+        .iter()
+        .any(|c| c.is_empty() || *c == "." || *c == "..")
+    {
+        return Err(invalid(
+            "empty, `.` or `..` components are not allowed".into(),
+        ));
     }
     if value.contains('\0') {
         return Err(invalid("the value contains a NUL byte".into()));
@@ -56,7 +68,11 @@ pub(super) fn plan_sysctl(name: &str, value: &str, ns: SysctlNamespaces) -> Resu
     check_namespaced(&dotted, ns).map_err(invalid)?;
     let mut path = PathBuf::from("/proc/sys");
     path.extend(&components);
-    Ok(Sysctl { name: name.to_owned(), path, value: value.to_owned() })
+    Ok(Sysctl {
+        name: name.to_owned(),
+        path,
+        value: value.to_owned(),
+    })
 }
 
 fn check_namespaced(key: &str, ns: SysctlNamespaces) -> Result<(), String> {
@@ -64,7 +80,10 @@ fn check_namespaced(key: &str, ns: SysctlNamespaces) -> Result<(), String> {
         return if ns.ipc {
             Ok(())
         } else {
-            Err("it belongs to the IPC namespace; add an \"ipc\" namespace to linux.namespaces".into())
+            Err(
+                "it belongs to the IPC namespace; add an \"ipc\" namespace to linux.namespaces"
+                    .into(),
+            )
         };
     }
     if key.starts_with("net.") {
@@ -88,14 +107,21 @@ fn check_namespaced(key: &str, ns: SysctlNamespaces) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    const ALL: SysctlNamespaces = SysctlNamespaces { ipc: true, uts: true, private_net: true };
+    const ALL: SysctlNamespaces = SysctlNamespaces {
+        ipc: true,
+        uts: true,
+        private_net: true,
+    };
 
     #[test]
     fn namespaced_keys_become_proc_sys_paths() {
         let s = plan_sysctl("net.ipv4.ip_forward", "1", ALL).unwrap();
         assert_eq!(s.path, PathBuf::from("/proc/sys/net/ipv4/ip_forward"));
         let s = plan_sysctl("net/ipv4/conf/eth0.100/forwarding", "1", ALL).unwrap();
-        assert_eq!(s.path, PathBuf::from("/proc/sys/net/ipv4/conf/eth0.100/forwarding"));
+        assert_eq!(
+            s.path,
+            PathBuf::from("/proc/sys/net/ipv4/conf/eth0.100/forwarding")
+        );
         let s = plan_sysctl("kernel.shmmax", "1000", ALL).unwrap();
         assert_eq!(s.path, PathBuf::from("/proc/sys/kernel/shmmax"));
         plan_sysctl("fs.mqueue.msg_max", "20", ALL).unwrap();
@@ -104,9 +130,16 @@ mod tests {
     #[test]
     fn keys_of_namespaces_the_container_lacks_are_refused() {
         let none = SysctlNamespaces::default();
-        let err = plan_sysctl("net.ipv4.ip_forward", "1", none).unwrap_err().to_string();
-        assert!(err.contains("net.ipv4.ip_forward") && err.contains("network namespace"), "{err}");
-        let err = plan_sysctl("kernel.msgmax", "1", none).unwrap_err().to_string();
+        let err = plan_sysctl("net.ipv4.ip_forward", "1", none)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("net.ipv4.ip_forward") && err.contains("network namespace"),
+            "{err}"
+        );
+        let err = plan_sysctl("kernel.msgmax", "1", none)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("IPC namespace"), "{err}");
     }
 
@@ -116,14 +149,26 @@ mod tests {
             let err = plan_sysctl(key, "1", ALL).unwrap_err().to_string();
             assert!(err.contains("not in any namespace"), "{key}: {err}");
         }
-        let err = plan_sysctl("kernel.hostname", "x", ALL).unwrap_err().to_string();
+        let err = plan_sysctl("kernel.hostname", "x", ALL)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("\"hostname\" field"), "{err}");
     }
 
     #[test]
     fn dotdot_and_empty_components_are_refused() {
-        for key in ["net/../../kernel/panic", "net/ipv4/..", "net..ipv4", "", "net/./x", "/net/x"] {
-            assert!(plan_sysctl(key, "1", ALL).is_err(), "{key:?} must be refused");
+        for key in [
+            "net/../../kernel/panic",
+            "net/ipv4/..",
+            "net..ipv4",
+            "",
+            "net/./x",
+            "/net/x",
+        ] {
+            assert!(
+                plan_sysctl(key, "1", ALL).is_err(),
+                "{key:?} must be refused"
+            );
         }
     }
 }
