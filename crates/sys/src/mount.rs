@@ -59,12 +59,18 @@ pub enum MountTarget<'a> {
 
 /// Changes the attributes of one mount, or with `recursive` of the mount and
 /// every mount below it.
-pub fn mount_setattr(target: MountTarget<'_>, recursive: bool, attr: &MountAttr<'_>) -> io::Result<()> {
+pub fn mount_setattr(
+    target: MountTarget<'_>,
+    recursive: bool,
+    attr: &MountAttr<'_>,
+) -> io::Result<()> {
     let (dirfd, path, mut flags) = match target {
         MountTarget::Fd(fd) => (fd.as_raw_fd(), c"", AT_EMPTY_PATH),
-        MountTarget::Path { path, nofollow } => {
-            (libc::AT_FDCWD, path, if nofollow { AT_SYMLINK_NOFOLLOW } else { 0 })
-        }
+        MountTarget::Path { path, nofollow } => (
+            libc::AT_FDCWD,
+            path,
+            if nofollow { AT_SYMLINK_NOFOLLOW } else { 0 },
+        ),
     };
     if recursive {
         flags |= AT_RECURSIVE;

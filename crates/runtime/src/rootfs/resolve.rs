@@ -47,19 +47,30 @@ pub(super) fn open_in_root(
     create: Create,
 ) -> Result<Resolved, Errno> {
     let relative = relative(path);
-    match openat2(
-        root,
-        relative,
-        flags | OFlags::CLOEXEC,
-        Mode::empty(),
-        RESOLVE,
-    ) {
+    match lookup(root, relative, flags) {
         Ok(fd) => Ok(Resolved { fd, existed: true }),
         Err(Errno::NOENT) if create != Create::Nothing => {
             let fd = create_in_root(root, relative, flags, create)?;
             Ok(Resolved { fd, existed: false })
         }
         Err(errno) => Err(errno),
+    }
+}
+
+/// Retries of a lookup that the kernel could not prove safe (see [`lookup`]).
+const MAX_LOOKUP_RETRIES: usize = 64;
+
+/// One confined lookup. The kernel answers EAGAIN when a `..` was walked
+/// while any mount or rename happened on the machine (it cannot prove the
+/// walk stayed inside); that is a retry, not an error.
+fn lookup(root: BorrowedFd<'_>, path: impl AsRef<Path>, flags: OFlags) -> Result<OwnedFd, Errno> {
+    let path = path.as_ref();
+    let mut tries = 0;
+    loop {
+        match openat2(root, path, flags | OFlags::CLOEXEC, Mode::empty(), RESOLVE) {
+            Err(Errno::AGAIN) if tries < MAX_LOOKUP_RETRIES => tries += 1,
+            other => return other,
+        }
     }
 }
 
@@ -119,13 +130,7 @@ fn walk_and_create(
             OFlags::PATH | OFlags::DIRECTORY
         };
         prefix.push(name);
-        match openat2(
-            root,
-            &prefix,
-            want | OFlags::CLOEXEC,
-            Mode::empty(),
-            RESOLVE,
-        ) {
+        match lookup(root, &prefix, want) {
             Ok(fd) => {
                 current = Some(fd);
                 continue;
@@ -153,13 +158,7 @@ fn walk_and_create(
     }
     match current {
         Some(fd) => Ok(Walk::Done(fd)),
-        None => Ok(Walk::Done(openat2(
-            root,
-            ".",
-            flags | OFlags::CLOEXEC,
-            Mode::empty(),
-            RESOLVE,
-        )?)),
+        None => Ok(Walk::Done(lookup(root, ".", flags)?)),
     }
 }
 

@@ -132,6 +132,84 @@ pub(super) fn in_child(
     }
 }
 
+/// Like [`in_child`], but the child first enters a new user namespace (the
+/// parent maps ids 0-4294967294 onto themselves, as a runtime's parent
+/// would), then new mount, pid, network, ipc and uts namespaces; `body` runs
+/// in a grandchild, pid 1 of the new pid namespace, owned by the user namespace.
+pub(super) fn in_userns_child(body: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    let (mut reader, writer) = pipe();
+    let (ready_r, ready_w) =
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("pipe");
+    let (go_r, go_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("pipe");
+    match brig_sys::fork().map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => {
+            drop((reader, ready_r, go_w));
+            let result = userns_middle(&ready_w, &go_r, body);
+            if let Err(message) = &result {
+                let _ = rustix::io::write(&writer, message.as_bytes());
+            }
+            brig_sys::process::exit_immediately(result.map_or(1, |code| code))
+        }
+        ForkResult::Parent { pid } => {
+            drop((writer, ready_w, go_r));
+            let mapped = map_ids(pid, &ready_r, &go_w);
+            drop(go_w);
+            let mut message = String::new();
+            let _ = reader.read_to_string(&mut message);
+            let status = wait(pid)?;
+            mapped?;
+            match (status, message.is_empty()) {
+                (Some(0), true) => Ok(()),
+                (_, false) => Err(message),
+                (code, true) => Err(format!("the child exited with {code:?}")),
+            }
+        }
+    }
+}
+
+/// The parent's part: wait for the child's user namespace, write its maps, let it go on.
+fn map_ids(pid: i32, ready: &OwnedFd, go: &OwnedFd) -> Result<(), String> {
+    let mut byte = [0u8];
+    rustix::io::read(ready, &mut byte).map_err(|e| format!("waiting for the child: {e}"))?;
+    for map in ["uid_map", "gid_map"] {
+        std::fs::write(format!("/proc/{pid}/{map}"), "0 0 4294967295\n")
+            .map_err(|e| format!("writing {map}: {e}"))?;
+    }
+    rustix::io::write(go, b"g").map_err(|e| format!("releasing the child: {e}"))?;
+    Ok(())
+}
+
+/// In the first child: user namespace, then the others, then the grandchild
+/// runs `body`. Returns the grandchild's exit code.
+fn userns_middle(
+    ready: &OwnedFd,
+    go: &OwnedFd,
+    body: impl FnOnce() -> Result<(), String>,
+) -> Result<i32, String> {
+    #[allow(deprecated)] // unshare_unsafe is only unsafe for CLONE_FILES, which is not used here.
+    rustix::thread::unshare(UnshareFlags::NEWUSER).map_err(|e| format!("unshare user: {e}"))?;
+    rustix::io::write(ready, b"r").map_err(|e| format!("ready: {e}"))?;
+    let mut byte = [0u8];
+    match rustix::io::read(go, &mut byte) {
+        Ok(1) => {}
+        other => return Err(format!("the parent did not map our ids: {other:?}")),
+    }
+    let others = CONTAINER_NAMESPACES.flags | UnshareFlags::NEWPID;
+    #[allow(deprecated)]
+    rustix::thread::unshare(others).map_err(|e| format!("unshare: {e}"))?;
+    match brig_sys::fork().map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
+                .unwrap_or_else(|_| Err("the child panicked (see stderr)".into()));
+            match result {
+                Ok(()) => brig_sys::process::exit_immediately(0),
+                Err(message) => Err(message),
+            }
+        }
+        ForkResult::Parent { pid } => Ok(wait(pid)?.unwrap_or(1)),
+    }
+}
+
 fn pipe() -> (std::fs::File, OwnedFd) {
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("pipe");
     (std::fs::File::from(r), w)

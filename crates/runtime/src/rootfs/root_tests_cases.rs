@@ -421,3 +421,47 @@ fn readonly_dev_tmpfs_still_gets_its_nodes() {
     })
     .unwrap();
 }
+
+/// In a user namespace mknod is refused and sysfs/proc need namespaces the
+/// user namespace owns: devices come bound from the host, and the rest of
+/// `runc spec`'s container works the same.
+#[test]
+fn user_namespace_container_gets_the_same_root() {
+    if skip_unless_root("user_namespace_container_gets_the_same_root") {
+        return;
+    }
+    let bundle = Bundle::new();
+    let mut spec = runc_spec_json();
+    spec["linux"]["namespaces"] = json!([{ "type": "user" }, { "type": "pid" }, { "type": "network" },
+        { "type": "ipc" }, { "type": "uts" }, { "type": "mount" }]);
+    spec["linux"]["devices"] =
+        json!([{ "path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o600 }]);
+    spec["linux"]["sysctl"] = json!({ "kernel.shmmax": "123456789" });
+    let opts = RootfsOptions {
+        in_user_namespace: true,
+        ..Default::default()
+    };
+    let plan = bundle.plan(spec, opts);
+    in_userns_child(|| {
+        prepare(&plan).map_err(|e| format!("prepare: {e}"))?;
+        pivot(&plan).map_err(|e| format!("pivot: {e}"))?;
+        finalize(&plan).map_err(|e| format!("finalize: {e}"))?;
+        ensure!(
+            rustix::process::getpid().as_raw_nonzero().get() == 1,
+            "pid 1 of its pid namespace"
+        );
+        check_standard_container()?;
+        check_protections()?;
+        let fuse = std::fs::metadata("/dev/fuse").map_err(|e| format!("/dev/fuse: {e}"))?;
+        ensure!(
+            fuse.rdev() == rustix::fs::makedev(10, 229),
+            "/dev/fuse is the host's, bound"
+        );
+        ensure!(
+            read("/proc/sys/kernel/shmmax")?.trim() == "123456789",
+            "the sysctl was written"
+        );
+        Ok(())
+    })
+    .unwrap();
+}
