@@ -1,4 +1,5 @@
-# Helpers for VM scenarios (busybox sh). Sourced before every scenario; see
+# Helpers for VM scenarios (busybox sh). Helpers keep their variables local
+# and _-prefixed, so scenarios may use any other names. Sourced before every scenario; see
 # vm/README.md for how a scenario is written.
 #
 # Results are one line per check in files under $BRIG_VM_RESULTS, so checks
@@ -7,6 +8,9 @@
 BRIG_VM_RESULTS=${BRIG_VM_RESULTS:-/run/brig-vm}
 BRIG_VM_SCENARIO=${BRIG_VM_SCENARIO:-adhoc}
 BRIG_VM_TEMPLATE=${BRIG_VM_TEMPLATE:-/brig-vm/config.json}
+# Seconds one checked command may take before it is killed (a hang then
+# fails one check instead of the whole scenario).
+BRIG_VM_CHECK_TIMEOUT=${BRIG_VM_CHECK_TIMEOUT:-60}
 mkdir -p "$BRIG_VM_RESULTS"
 
 # --- recording results -------------------------------------------------------
@@ -18,11 +22,11 @@ pass() {
 
 # fail NAME [DETAIL...]: DETAIL lines are printed indented under the failure.
 fail() {
-	name=$1
+	local _name=$1 _line
 	shift
-	echo "BRIG-VM-FAIL: $BRIG_VM_SCENARIO: $name"
-	for line in "$@"; do echo "    $line"; done
-	echo "$BRIG_VM_SCENARIO: $name" >>"$BRIG_VM_RESULTS/failed"
+	echo "BRIG-VM-FAIL: $BRIG_VM_SCENARIO: $_name"
+	for _line in "$@"; do echo "    $_line"; done
+	echo "$BRIG_VM_SCENARIO: $_name" >>"$BRIG_VM_RESULTS/failed"
 }
 
 skip() {
@@ -32,82 +36,93 @@ skip() {
 
 note() { echo "  $BRIG_VM_SCENARIO: $*"; }
 
+# _limited CMD [ARGS...]: runs CMD under BRIG_VM_CHECK_TIMEOUT, except shell
+# functions, which timeout cannot run (they run as they are).
+_limited() {
+	case "$(type "$1" 2>/dev/null)" in
+	*function*) "$@" ;;
+	*) timeout "$BRIG_VM_CHECK_TIMEOUT" "$@" ;;
+	esac
+	local _rc=$?
+	[ "$_rc" = 143 ] && echo "(killed after ${BRIG_VM_CHECK_TIMEOUT}s: BRIG_VM_CHECK_TIMEOUT)"
+	return "$_rc"
+}
+
 # Prints the last lines of a command's captured output, indented.
 _show_tail() { tail -n "${2:-25}" "$1" | sed 's/^/    | /'; }
 
 # check NAME CMD [ARGS...]: passes when CMD exits 0.
 check() {
-	name=$1
+	local _name=$1 _out _status
 	shift
-	out=$(mktemp)
-	if "$@" >"$out" 2>&1; then
-		pass "$name"
+	_out=$(mktemp)
+	if _limited "$@" >"$_out" 2>&1; then
+		pass "$_name"
 	else
-		status=$?
-		fail "$name" "command exited $status: $*"
-		_show_tail "$out"
+		_status=$?
+		fail "$_name" "command exited $_status: $*"
+		_show_tail "$_out"
 	fi
-	rm -f "$out"
+	rm -f "$_out"
 }
 
 # check_status EXPECTED NAME CMD [ARGS...]: passes when CMD exits EXPECTED.
 check_status() {
-	expected=$1
-	name=$2
+	local _expected=$1 _name=$2 _out _status
 	shift 2
-	out=$(mktemp)
-	"$@" >"$out" 2>&1
-	status=$?
-	if [ "$status" = "$expected" ]; then
-		pass "$name"
+	_out=$(mktemp)
+	_limited "$@" >"$_out" 2>&1
+	_status=$?
+	if [ "$_status" = "$_expected" ]; then
+		pass "$_name"
 	else
-		fail "$name" "expected exit status $expected, got $status: $*"
-		_show_tail "$out"
+		fail "$_name" "expected exit status $_expected, got $_status: $*"
+		_show_tail "$_out"
 	fi
-	rm -f "$out"
+	rm -f "$_out"
 }
 
 # check_output NAME REGEX CMD [ARGS...]: passes when CMD's output (stdout and
 # stderr) has a line matching the extended REGEX, whatever its exit status.
 check_output() {
-	name=$1
-	regex=$2
+	local _name=$1 _regex=$2 _out _status
 	shift 2
-	out=$(mktemp)
-	"$@" >"$out" 2>&1
-	status=$?
-	if grep -Eq -- "$regex" "$out"; then
-		pass "$name"
+	_out=$(mktemp)
+	_limited "$@" >"$_out" 2>&1
+	_status=$?
+	if grep -Eq -- "$_regex" "$_out"; then
+		pass "$_name"
 	else
-		fail "$name" "no line matches /$regex/ in the output of: $* (exit $status)"
-		_show_tail "$out"
+		fail "$_name" "no line matches /$_regex/ in the output of: $* (exit $_status)"
+		_show_tail "$_out"
 	fi
-	rm -f "$out"
+	rm -f "$_out"
 }
 
 # run_libtest BIN [ARGS...]: runs a Rust libtest binary (cargo's test
 # harness) and records every test as its own check.
 run_libtest() {
-	bin=$1
-	out=$(mktemp)
-	"$@" --test-threads=1 >"$out" 2>&1
-	status=$?
-	cat "$out"
-	before=$(_result_lines)
-	while read -r word test_name dots verdict rest; do
-		[ "$word" = test ] && [ "$dots" = "..." ] || continue
-		case "$verdict" in
-		ok) pass "$(basename "$bin")::$test_name" ;;
-		FAILED) fail "$(basename "$bin")::$test_name" ;;
-		ignored) skip "$(basename "$bin")::$test_name" "ignored" ;;
+	local _bin=$1 _out _status _before _word _test_name _dots _verdict _rest
+	_out=$(mktemp)
+	# No time limit: a test binary runs as long as its tests need.
+	"$@" --test-threads=1 >"$_out" 2>&1
+	_status=$?
+	cat "$_out"
+	_before=$(_result_lines)
+	while read -r _word _test_name _dots _verdict _rest; do
+		[ "$_word" = test ] && [ "$_dots" = "..." ] || continue
+		case "$_verdict" in
+		ok) pass "$(basename "$_bin")::$_test_name" ;;
+		FAILED) fail "$(basename "$_bin")::$_test_name" ;;
+		ignored) skip "$(basename "$_bin")::$_test_name" "ignored" ;;
 		esac
-	done <"$out"
-	if [ "$status" != 0 ] && [ "$(grep -c ' \.\.\. FAILED' "$out")" = 0 ]; then
-		fail "$(basename "$bin")" "test binary exited $status without a failed test (crash or bad arguments?)"
-	elif [ "$(_result_lines)" = "$before" ]; then
-		fail "$(basename "$bin")" "test binary ran no test"
+	done <"$_out"
+	if [ "$_status" != 0 ] && [ "$(grep -c ' \.\.\. FAILED' "$_out")" = 0 ]; then
+		fail "$(basename "$_bin")" "test binary exited $_status without a failed test (crash or bad arguments?)"
+	elif [ "$(_result_lines)" = "$_before" ]; then
+		fail "$(basename "$_bin")" "test binary ran no test"
 	fi
-	rm -f "$out"
+	rm -f "$_out"
 }
 
 _result_lines() {
@@ -119,10 +134,13 @@ _result_lines() {
 # Prints the OCI runtimes present in the VM (runc always, brig-runtime when
 # the host passed it with --bin), one per line, for differential loops:
 #   for rt in $(runtimes); do ...; done
+# BRIG_VM_RUNTIMES (e.g. --env BRIG_VM_RUNTIMES=runc) narrows the list.
 runtimes() {
-	for rt in brig-runtime runc crun; do
-		command -v "$rt" >/dev/null 2>&1 && echo "$rt"
+	local _rt
+	for _rt in ${BRIG_VM_RUNTIMES:-brig-runtime runc crun}; do
+		command -v "$_rt" >/dev/null 2>&1 && echo "$_rt"
 	done
+	return 0
 }
 
 # --- bundles -----------------------------------------------------------------
@@ -131,7 +149,7 @@ runtimes() {
 # busybox with all applets, and config.json from the template (runc's default
 # spec with terminal false). ARGs replace process.args (default: sh).
 bundle_busybox() {
-	dir=$1
+	local dir=$1 applet
 	shift
 	rm -rf "$dir"
 	mkdir -p "$dir/rootfs/bin" "$dir/rootfs/etc" "$dir/rootfs/tmp" \
@@ -156,9 +174,8 @@ json_string() {
 
 # bundle_args DIR ARG...: replaces process.args.
 bundle_args() {
-	dir=$1
+	local dir=$1 list="" arg
 	shift
-	list=""
 	for arg in "$@"; do
 		list="$list${list:+, }$(json_string "$arg")"
 	done
@@ -234,6 +251,7 @@ bundle_top() { _bundle_insert "$1" '{' "$2"; }
 
 # wait_for SECONDS CMD [ARGS...]: polls CMD every 0.1 s until it succeeds.
 wait_for() {
+	local deadline
 	deadline=$(($(date +%s) + $1))
 	shift
 	until "$@" >/dev/null 2>&1; do

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154 # the option variables come from run-tests
 # Host-side functions of vm/run-tests (bash). They read the option variables
 # that run-tests sets (cache, tmp, stage, bins, ...) and write only into the
 # cache directory and the temporary directory.
@@ -5,6 +6,7 @@
 # Kernel modules loaded in every VM (dependencies are added from each
 # module's own modinfo): overlay for root filesystems, veth/bridge/nftables
 # for networking, dummy for network tests that need a spare device.
+# shellcheck disable=SC2034 # used by run-tests
 default_modules=(overlay veth bridge br_netfilter nf_tables nft_chain_nat nft_nat nft_masq
 	nft_ct nft_reject_inet nft_fib_inet dummy)
 
@@ -195,7 +197,7 @@ declare -A module_index=()
 index_modules() {
 	local path name
 	while IFS= read -r path; do
-		name=$(basename "$path")
+		name=${path##*/}
 		name=${name%%.ko*}
 		module_index[${name//-/_}]=$path
 	done < <(cd "$module_dir" && find kernel -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.zst')
@@ -280,7 +282,9 @@ add_payload() {
 		dest=/usr/local/bin/$(basename "$bin")
 		copy_elf "$bin" "$dest"
 		# Debug info only costs memory in the VM; symbols stay for backtraces.
-		command -v strip >/dev/null && strip --strip-debug "$stage$dest" 2>/dev/null || true
+		if command -v strip >/dev/null; then
+			strip --strip-debug "$stage$dest" 2>/dev/null || true
+		fi
 	done
 	local spec src
 	for spec in "${files[@]}"; do
@@ -298,7 +302,7 @@ add_payload() {
 	done
 	for cmd in "${cmds[@]}"; do
 		n=$((n + 1))
-		printf '%s\n' "$cmd" >"$stage/brig-vm/scenarios/$(printf '%02d' "$n")-cmd.sh"
+		printf '# brig-vm-cmd: %s\n%s\n' "${cmd//$'\n'/ }" "$cmd" >"$stage/brig-vm/scenarios/$(printf '%02d' "$n")-cmd.sh"
 	done
 	local kv
 	{
@@ -343,6 +347,8 @@ boot_vm() {
 	passed=$(sed -E 's/^BRIG-VM-RESULT: ([0-9]+) passed.*/\1/' <<<"$result")
 	failed=$(sed -E 's/^BRIG-VM-RESULT: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$result")
 	log "VM run took ${elapsed}s"
+	# Repeated as the last line of the output, where CI looks for it.
+	echo "$result"
 	if [[ $failed == 0 && $passed -gt 0 ]]; then
 		exit 0
 	fi

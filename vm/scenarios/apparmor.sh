@@ -40,10 +40,10 @@ for rt in $(runtimes); do
 	bundle_busybox confined cat /proc/self/attr/current
 	bundle_process confined "\"apparmorProfile\": \"$profile\""
 	check_output "$rt: process.apparmorProfile confines the container process" "^$profile \\(enforce\\)" \
-		$rt run -b confined "aa-$rt"
+		$rt run --bundle confined "aa-$rt"
 
 	bundle_busybox unknown true
 	bundle_process unknown '"apparmorProfile": "brig-vm-no-such-profile"'
-	check "$rt: an unknown apparmorProfile makes run fail" sh -c "! $rt run -b unknown unknown-$rt"
-	$rt delete -f "unknown-$rt" >/dev/null 2>&1
+	check "$rt: an unknown apparmorProfile makes run fail" sh -c "! $rt run --bundle unknown unknown-$rt"
+	timeout 30 $rt delete --force "unknown-$rt" >/dev/null 2>&1
 done

@@ -12,24 +12,24 @@ for rt in $(runtimes); do
 	bundle_busybox limited true
 	bundle_memory limited 33554432
 	bundle_linux limited "\"cgroupsPath\": \"/brig-vm-oom/$rt-created\""
-	(cd limited && $rt create "limit-$rt" >create.log 2>&1)
+	timeout 30 $rt create --bundle limited "limit-$rt" >create.log 2>&1
 	check_output "$rt: memory.max is 32 MiB in the created container's cgroup" '^33554432$' \
 		cat "$parent/$rt-created/memory.max"
-	$rt delete -f "limit-$rt" >/dev/null 2>&1
+	timeout 30 $rt delete --force "limit-$rt" >/dev/null 2>&1
 	check "$rt: delete removes the container's cgroup" test ! -e "$parent/$rt-created"
 
 	# A process that stays under the limit is not disturbed.
 	bundle_busybox small dd if=/dev/zero of=/dev/null bs=8M count=1
 	bundle_memory small 33554432
 	bundle_linux small "\"cgroupsPath\": \"/brig-vm-oom/$rt-small\""
-	check_status 0 "$rt: 8 MiB buffer under a 32 MiB limit runs" $rt run -b small "small-$rt"
+	check_status 0 "$rt: 8 MiB buffer under a 32 MiB limit runs" $rt run --bundle small "small-$rt"
 
 	# dd's 64 MiB buffer is filled from /dev/zero: the memory is really used.
 	bundle_busybox hog dd if=/dev/zero of=/dev/null bs=64M count=1
 	bundle_memory hog 33554432
 	bundle_linux hog "\"cgroupsPath\": \"/brig-vm-oom/$rt\""
 	kills_before=$(cgroup_value "$parent" memory.events oom_kill 2>/dev/null)
-	check_status 137 "$rt: 64 MiB hog under a 32 MiB limit is SIGKILLed (exit 137)" $rt run -b hog "hog-$rt"
+	check_status 137 "$rt: 64 MiB hog under a 32 MiB limit is SIGKILLed (exit 137)" $rt run --bundle hog "hog-$rt"
 	kills_after=$(cgroup_value "$parent" memory.events oom_kill)
 	if [ "${kills_after:-0}" -gt "${kills_before:-0}" ]; then
 		pass "$rt: memory.events counts the OOM kill (oom_kill ${kills_before:-0} -> $kills_after)"
