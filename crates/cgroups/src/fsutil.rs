@@ -116,27 +116,35 @@ pub(crate) fn is_cgroupfs(path: &Path) -> bool {
 }
 
 /// Creates `dir` and its missing parents (never above `top`) and returns
-/// the directories it created, outermost first.
+/// the directories it created, outermost first. A parent that vanishes
+/// meanwhile (the last container of a shared parent was removed) is
+/// created again.
 pub(crate) fn mkdir_all(dir: &Path, top: &Path) -> Result<Vec<PathBuf>> {
-    let mut missing = Vec::new();
-    let mut cur = dir;
-    while cur != top && !cur.is_dir() {
-        missing.push(cur.to_path_buf());
-        cur = match cur.parent() {
-            Some(parent) => parent,
-            None => break,
-        };
-    }
-    missing.reverse();
-    for d in &missing {
-        match std::fs::create_dir(d) {
-            Ok(()) => {}
-            // Another runtime made the shared parent meanwhile: fine.
-            Err(e) if e.kind() == IoKind::AlreadyExists => {}
-            Err(e) => return Err(CgroupError::io("create cgroup", d, e)),
+    let mut created = Vec::new();
+    for attempt in 0..5 {
+        let missing: Vec<PathBuf> = dir
+            .ancestors()
+            .take_while(|d| *d != top && !d.is_dir())
+            .map(Path::to_path_buf)
+            .collect();
+        let mut vanished = false;
+        for d in missing.iter().rev() {
+            match std::fs::create_dir(d) {
+                Ok(()) => created.push(d.clone()),
+                // Another runtime made the shared parent meanwhile: fine.
+                Err(e) if e.kind() == IoKind::AlreadyExists => {}
+                Err(e) if e.kind() == IoKind::NotFound && attempt < 4 => {
+                    vanished = true;
+                    break;
+                }
+                Err(e) => return Err(CgroupError::io("create cgroup", d, e)),
+            }
+        }
+        if !vanished {
+            break;
         }
     }
-    Ok(missing)
+    Ok(created)
 }
 
 /// The pids in `dir`'s `cgroup.procs` and in every cgroup below it.

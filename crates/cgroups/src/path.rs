@@ -73,6 +73,22 @@ impl CgroupPath {
         }
     }
 
+    /// How many trailing levels belong to brig whoever created them: 2 for
+    /// `/brig/<id>` (the shared `/brig` parent goes with its last
+    /// container), else 0 (a user's parents are only removed if `create`
+    /// made them).
+    pub fn levels_owned_by_brig(&self) -> usize {
+        let parent = DEFAULT_PARENT.trim_start_matches('/');
+        match self {
+            Self::Absolute(_)
+                if self.components().count() == 2 && self.components().next() == Some(parent) =>
+            {
+                2
+            }
+            _ => 0,
+        }
+    }
+
     /// The path's components, in order.
     pub fn components(&self) -> impl Iterator<Item = &str> {
         self.as_str().trim_start_matches('/').split('/')
@@ -203,6 +219,30 @@ mod tests {
             );
             assert!(err.to_string().contains("linux.cgroupsPath"), "{err}");
         }
+    }
+
+    #[test]
+    fn only_the_default_parent_is_owned_by_brig() {
+        assert_eq!(
+            CgroupPath::for_container(None, "c1")
+                .unwrap()
+                .levels_owned_by_brig(),
+            2
+        );
+        assert_eq!(
+            CgroupPath::parse("/brig/x/y")
+                .unwrap()
+                .levels_owned_by_brig(),
+            0
+        );
+        assert_eq!(
+            CgroupPath::parse("/a/c1").unwrap().levels_owned_by_brig(),
+            0
+        );
+        assert_eq!(
+            CgroupPath::parse("brig/c1").unwrap().levels_owned_by_brig(),
+            0
+        );
     }
 
     #[test]

@@ -54,7 +54,7 @@ impl V1Manager {
                     name: m.name.clone(),
                     mount_point: m.mount_point.clone(),
                     dir: path.dir_in(&m.mount_point, &m.mount_root, own_path)?,
-                    created: 0,
+                    created: path.levels_owned_by_brig(),
                 })
             })
             .collect::<Result<Vec<_>>>()?;

@@ -37,6 +37,9 @@ pub struct V2Manager {
     /// How many trailing levels of `dir` `create` made (0 before `create`).
     #[serde(default)]
     created: usize,
+    /// Controllers the hierarchy offers at its root (empty: unknown).
+    #[serde(default)]
+    available: Vec<Controller>,
 }
 
 impl V2Manager {
@@ -51,7 +54,8 @@ impl V2Manager {
         Ok(Self {
             mount_point: unified.mount_point.clone(),
             dir,
-            created: 0,
+            created: path.levels_owned_by_brig(),
+            available: unified.controllers.clone(),
         })
     }
 
@@ -146,22 +150,30 @@ impl V2Manager {
         Ok(())
     }
 
-    /// Refuses resources whose controller is not enabled for this cgroup.
+    /// Refuses resources whose controller this hierarchy lacks, or that is
+    /// not enabled for this cgroup.
     fn check_controllers(&self, resources: &LinuxResources) -> Result<()> {
-        let Some(enabled) = self.enabled_controllers()? else {
-            return Ok(());
-        };
+        let enabled = self.enabled_controllers()?;
         for (controller, field) in required_controllers(resources) {
             let Some(name) = controller.v2_name() else {
                 continue;
             };
-            let on = enabled.iter().any(|c| c.v2_name() == Some(name));
-            if !on {
+            let has = |list: &[Controller]| list.iter().any(|c| c.v2_name() == Some(name));
+            if !self.available.is_empty() && !has(&self.available) {
+                let mount = self.mount_point.display();
                 return Err(CgroupError::not_supported(
                     field,
                     format!(
-                        "the {name} controller is not enabled for {} (see cgroup.controllers there)",
-                        self.dir.display()
+                        "the {name} controller is not available in the cgroup2 hierarchy at {mount}"
+                    ),
+                ));
+            }
+            if enabled.as_deref().is_some_and(|list| !has(list)) {
+                let dir = self.dir.display();
+                return Err(CgroupError::not_supported(
+                    field,
+                    format!(
+                        "the {name} controller is not enabled for {dir} (see cgroup.controllers there)"
                     ),
                 ));
             }
