@@ -1,0 +1,257 @@
+//! Unpacked layers, one directory per chain ID under `<root>/layers/`,
+//! shared read-only by every image and container that uses them.
+//!
+//! A layer is unpacked into `layers/.tmp/<hex>-<random>` and renamed to
+//! `layers/<hex>` only when complete and verified against its diff ID, so a
+//! crash or a bad blob never leaves a directory that is taken for complete.
+//! A per-chain lock file serializes concurrent processes unpacking the same
+//! layer; the second finds it done.
+
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use brig_image::digest::parse_digest;
+use brig_image::manifest::layer_compression;
+use brig_image::{Compression, Digest, ImageRecord, ImageStore, Provider};
+
+use crate::apply::{ApplyOptions, ApplyStats};
+use crate::error::{Error, Result};
+use crate::unpack::unpack_blob;
+
+/// What [`LayerStore::unpack`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unpacked {
+    /// The layer was unpacked now.
+    Fresh(ApplyStats),
+    /// It was already there (unpacked by an earlier pull or another image).
+    AlreadyPresent,
+}
+
+/// What [`LayerStore::gc`] freed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LayerGcReport {
+    pub layers_removed: usize,
+    pub bytes_freed: u64,
+}
+
+/// The unpacked layers of a store root.
+#[derive(Debug, Clone)]
+pub struct LayerStore {
+    dir: PathBuf,
+    opts: ApplyOptions,
+    durable: bool,
+}
+
+impl LayerStore {
+    /// Opens (creating if needed) `<root>/layers`.
+    pub fn open(root: &Path, opts: ApplyOptions) -> Result<Self> {
+        let dir = root.join("layers");
+        for d in [dir.join(".tmp"), dir.join(".locks")] {
+            fs::create_dir_all(&d).map_err(|e| Error::io("create directory", &d, e))?;
+        }
+        Ok(LayerStore {
+            dir,
+            opts,
+            durable: true,
+        })
+    }
+
+    /// Whether to `syncfs` a layer before it is renamed into place (default
+    /// on: after a crash a layer directory is complete or absent). Off only
+    /// for throwaway stores such as benchmarks.
+    pub fn set_durable(&mut self, durable: bool) {
+        self.durable = durable;
+    }
+
+    pub fn options(&self) -> &ApplyOptions {
+        &self.opts
+    }
+
+    /// The directory of a layer (whether or not it exists).
+    pub fn path(&self, chain_id: &Digest) -> PathBuf {
+        self.dir.join(chain_id.digest())
+    }
+
+    /// Whether the layer is unpacked.
+    pub fn contains(&self, chain_id: &Digest) -> bool {
+        self.path(chain_id).is_dir()
+    }
+
+    /// Unpacks a layer blob as `chain_id` unless it is there, checking that
+    /// its uncompressed content hashes to `diff_id`.
+    pub fn unpack(
+        &self,
+        chain_id: &Digest,
+        diff_id: &Digest,
+        blob: &dyn Fn() -> Result<File>,
+        compression: Compression,
+    ) -> Result<Unpacked> {
+        let final_path = self.path(chain_id);
+        if final_path.is_dir() {
+            return Ok(Unpacked::AlreadyPresent);
+        }
+        let _lock = self.lock(chain_id)?;
+        if final_path.is_dir() {
+            return Ok(Unpacked::AlreadyPresent);
+        }
+        self.remove_stale_temps(chain_id);
+        let temp = tempfile::Builder::new()
+            .prefix(&format!("{}-", chain_id.digest()))
+            .tempdir_in(self.dir.join(".tmp"))
+            .map_err(|e| Error::io("create temporary directory in", self.dir.join(".tmp"), e))?;
+        let (stats, actual) = unpack_blob(blob()?, compression, temp.path(), &self.opts)?;
+        if actual != *diff_id {
+            return Err(Error::DiffIdMismatch {
+                blob: chain_id.to_string(),
+                expected: diff_id.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        if self.durable {
+            let dir = File::open(temp.path()).map_err(|e| Error::io("open", temp.path(), e))?;
+            rustix::fs::syncfs(&dir).map_err(|e| Error::io("sync", temp.path(), e))?;
+        }
+        let temp = temp.keep();
+        fs::rename(&temp, &final_path)
+            .map_err(|e| Error::io("rename layer into", &final_path, e))?;
+        if self.durable {
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| Error::io("sync", &self.dir, e))?;
+        }
+        Ok(Unpacked::Fresh(stats))
+    }
+
+    /// Unpacks every layer of an image that is not unpacked yet, several at
+    /// once, and returns the image's chain IDs (base first).
+    pub fn unpack_image(&self, images: &ImageStore, image: &ImageRecord) -> Result<Vec<Digest>> {
+        let layers = images.layers(image)?;
+        let todo: Vec<_> = layers
+            .iter()
+            .filter(|l| !self.contains(&l.chain_id))
+            .collect();
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .min(todo.len());
+        let queue = Mutex::new(todo.into_iter());
+        let failure: Mutex<Option<Error>> = Mutex::new(None);
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| {
+                    loop {
+                        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                        let Some(layer) = next else { break };
+                        let result = layer_compression(&layer.media_type)
+                            .map_err(Error::from)
+                            .and_then(|c| {
+                                let open = || {
+                                    images
+                                        .content()
+                                        .open_blob(&layer.blob_digest)
+                                        .map_err(Error::from)
+                                };
+                                self.unpack(&layer.chain_id, &layer.diff_id, &open, c)
+                            });
+                        if let Err(e) = result {
+                            failure
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .get_or_insert(e);
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(e);
+        }
+        Ok(layers.into_iter().map(|l| l.chain_id).collect())
+    }
+
+    /// Chain IDs of every unpacked layer.
+    pub fn list(&self) -> Result<Vec<Digest>> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(|e| Error::io("list", &self.dir, e))? {
+            let entry = entry.map_err(|e| Error::io("list", &self.dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Ok(d) = parse_digest(&format!("sha256:{name}")) {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes layers not in `keep` (the chain IDs images and snapshots
+    /// use) and abandoned temporary directories. Layers being unpacked are
+    /// left alone.
+    pub fn gc(&self, keep: &HashSet<Digest>) -> Result<LayerGcReport> {
+        let mut report = LayerGcReport::default();
+        for chain_id in self.list()? {
+            if keep.contains(&chain_id) {
+                continue;
+            }
+            let Some(_lock) = self.try_lock(&chain_id)? else {
+                continue;
+            };
+            let path = self.path(&chain_id);
+            // Rename first: a half-removed layer must not look complete.
+            let doomed = self
+                .dir
+                .join(".tmp")
+                .join(format!("{}-gc", chain_id.digest()));
+            fs::rename(&path, &doomed).map_err(|e| Error::io("move aside", &path, e))?;
+            report.bytes_freed += crate::usage::disk_usage(&doomed);
+            fs::remove_dir_all(&doomed).map_err(|e| Error::io("remove", &doomed, e))?;
+            let _ = fs::remove_file(self.lock_path(&chain_id));
+            report.layers_removed += 1;
+        }
+        Ok(report)
+    }
+
+    fn lock_path(&self, chain_id: &Digest) -> PathBuf {
+        self.dir.join(".locks").join(chain_id.digest())
+    }
+
+    fn lock_file(&self, chain_id: &Digest) -> Result<File> {
+        let path = self.lock_path(chain_id);
+        OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io("open lock file", &path, e))
+    }
+
+    fn lock(&self, chain_id: &Digest) -> Result<File> {
+        let file = self.lock_file(chain_id)?;
+        file.lock()
+            .map_err(|e| Error::io("lock", self.lock_path(chain_id), e))?;
+        Ok(file)
+    }
+
+    fn try_lock(&self, chain_id: &Digest) -> Result<Option<File>> {
+        let file = self.lock_file(chain_id)?;
+        Ok(file.try_lock().is_ok().then_some(file))
+    }
+
+    /// Leftovers of an interrupted unpack of this layer (we hold its lock).
+    fn remove_stale_temps(&self, chain_id: &Digest) {
+        let tmp = self.dir.join(".tmp");
+        let Ok(entries) = fs::read_dir(&tmp) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(chain_id.digest())
+            {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
