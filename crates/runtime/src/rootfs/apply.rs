@@ -23,7 +23,7 @@ use super::copyup::copy_dir_contents;
 use super::devices::create_dev;
 use super::paths::fs_magic;
 use super::plan::{MountKind, MountStep, PROC_MOUNT_ALLOWLIST, RootfsPlan};
-use super::resolve::{Create, ProcFdPath, open_in_root};
+use super::resolve::{Create, ProcFdPath, Resolved, create_in_root, open_in_root};
 
 const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 const MS_REMOUNT: MountFlags = MountFlags::from_bits_retain(32);
@@ -176,8 +176,9 @@ fn mount_bind(
                 FileType::Directory => Create::Dir,
                 _ => Create::File,
             };
-            open_in_root(ctx.root, &step.destination, OFlags::PATH, create)
-                .map_err(|errno| fail("creating the mountpoint", errno))?
+            let fd = create_in_root(ctx.root, &step.destination, OFlags::PATH, create)
+                .map_err(|errno| fail("creating the mountpoint", errno))?;
+            Resolved { fd, existed: false }
         }
         Err(errno) => return Err(fail("resolving the destination", errno)),
     };

@@ -62,6 +62,53 @@ pub(super) fn detect() -> Result<HostCgroups, RootfsError> {
     Ok(HostCgroups::Legacy(hierarchies(&text)))
 }
 
+impl HostCgroups {
+    /// The layout brig-cgroups already detected (it reads the same
+    /// mountinfo), so a create reads it once.
+    pub(super) fn from_mounts(mounts: &brig_cgroups::Mounts) -> Self {
+        let root = Path::new(CGROUP_ROOT);
+        let pure_v2 = mounts.v1.is_empty()
+            && mounts
+                .unified
+                .as_ref()
+                .is_some_and(|u| u.mount_point == root);
+        if pure_v2 {
+            return Self::Unified;
+        }
+        let mut found: Vec<Hierarchy> = mounts
+            .v1
+            .iter()
+            .filter_map(|m| {
+                let mut key = m.proc_names();
+                let data = key.join(",");
+                key.sort();
+                let name = m.mount_point.file_name()?.to_str()?.to_owned();
+                Some(Hierarchy {
+                    name,
+                    mount_point: m.mount_point.clone(),
+                    root: m.mount_root.clone(),
+                    v2: false,
+                    data,
+                    key,
+                })
+            })
+            .collect();
+        if let Some(unified) = &mounts.unified
+            && let Some(name) = unified.mount_point.file_name().and_then(|n| n.to_str())
+        {
+            found.push(Hierarchy {
+                name: name.to_owned(),
+                mount_point: unified.mount_point.clone(),
+                root: unified.mount_root.clone(),
+                v2: true,
+                data: String::new(),
+                key: Vec::new(),
+            });
+        }
+        Self::Legacy(found)
+    }
+}
+
 /// Superblock options of a v1 mount that are not controllers.
 const NOT_CONTROLLERS: &[&str] = &[
     "rw",
@@ -137,9 +184,19 @@ fn own_dir(hierarchy: &Hierarchy, own: &[(Vec<String>, String)]) -> Option<PathB
 }
 
 fn read_own_cgroups() -> Result<Vec<(Vec<String>, String)>, Errno> {
-    let text = std::fs::read_to_string("/proc/self/cgroup")
-        .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
-    Ok(own_cgroups(&text))
+    // procfs reports size 0, so std would read in growing small chunks; one big read does.
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+    let fd = rustix::fs::open("/proc/self/cgroup", flags, Mode::empty())?;
+    let mut buf = [0u8; 4096];
+    let mut text = Vec::new();
+    loop {
+        let n = rustix::io::read(&fd, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        text.extend_from_slice(&buf[..n]);
+    }
+    Ok(own_cgroups(&String::from_utf8_lossy(&text)))
 }
 
 /// Mounts the `cgroup` entry `step` (before pivot_root).
@@ -345,6 +402,15 @@ mod tests {
             "xattr is an option, not a controller"
         );
         assert!(h[3].v2 && h[3].key.is_empty());
+    }
+
+    #[test]
+    fn layout_from_brig_cgroups_matches_our_own_parse() {
+        let mounts = brig_cgroups::Mounts::from_mountinfo(HYBRID, Path::new(CGROUP_ROOT));
+        assert_eq!(
+            HostCgroups::from_mounts(&mounts),
+            HostCgroups::Legacy(hierarchies(HYBRID))
+        );
     }
 
     #[test]

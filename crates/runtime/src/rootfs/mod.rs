@@ -62,4 +62,8 @@ pub struct RootfsOptions {
     /// The bundle directory: relative bind-mount sources are relative to it
     /// (runtime spec). Empty: relative to the current directory.
     pub bundle: PathBuf,
+    /// The host's cgroup mounts when the caller already has them (the cgroup
+    /// manager detects them too); otherwise a `cgroup` mount makes
+    /// `from_spec` read /proc/self/mountinfo itself on v1/hybrid hosts.
+    pub host_cgroups: Option<brig_cgroups::Mounts>,
 }

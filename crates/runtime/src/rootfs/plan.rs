@@ -144,8 +144,11 @@ impl RootfsPlan {
         };
         mark_readonly_late(&mut mounts, dev.is_some());
         let host_cgroups = match mounts.iter().any(|m| m.kind == MountKind::Cgroup) {
-            true => Some(cgroup::detect()?),
             false => None,
+            true => Some(match &opts.host_cgroups {
+                Some(known) => HostCgroups::from_mounts(known),
+                None => cgroup::detect()?,
+            }),
         };
         let has = |typ| {
             linux

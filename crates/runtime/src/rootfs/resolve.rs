@@ -84,20 +84,56 @@ pub(super) fn relative(path: &Path) -> &Path {
     }
 }
 
-fn create_in_root(
+/// Creates the missing `path` inside `root` (the caller has seen it missing)
+/// and opens it with `flags`.
+pub(super) fn create_in_root(
     root: BorrowedFd<'_>,
     path: &Path,
     flags: OFlags,
     create: Create,
 ) -> Result<OwnedFd, Errno> {
-    let mut path = path.to_path_buf();
+    let path = relative(path);
+    let mut next = match create_last(root, path, flags, create)? {
+        Walk::Done(fd) => return Ok(fd),
+        Walk::Retry(next) => next,
+    };
     for _ in 0..MAX_DANGLING_SYMLINKS {
-        match walk_and_create(root, &path, flags, create)? {
+        match walk_and_create(root, &next, flags, create)? {
             Walk::Done(fd) => return Ok(fd),
-            Walk::Retry(next) => path = next,
+            Walk::Retry(retry) => next = retry,
         }
     }
     Err(Errno::LOOP)
+}
+
+/// The usual case, in one lookup: only the last component is missing.
+/// Anything else goes to the component-by-component walk.
+fn create_last(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    flags: OFlags,
+    create: Create,
+) -> Result<Walk, Errno> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(Walk::Retry(path.to_path_buf()));
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    let dir = match lookup(root, parent, OFlags::PATH | OFlags::DIRECTORY) {
+        Ok(dir) => dir,
+        Err(Errno::NOENT) => return Ok(Walk::Retry(path.to_path_buf())),
+        Err(errno) => return Err(errno),
+    };
+    match create_missing(dir.as_fd(), name, create == Create::File)? {
+        Some(target) => Ok(Walk::Retry(retry_path(path, &target, &[]))),
+        None => {
+            let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            Ok(Walk::Done(openat(&dir, name, flags, Mode::empty())?))
+        }
+    }
 }
 
 enum Walk {
