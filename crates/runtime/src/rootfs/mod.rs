@@ -13,6 +13,24 @@
 //!    read-only and masked paths);
 //! 6. [`bind_console`] when the process has a terminal (after 4).
 //!
+//! What the init code must provide around these calls:
+//! - `prepare` needs CAP_SYS_ADMIN over the new mount namespace and the
+//!   host's /proc at /proc (new filesystems are mounted on
+//!   `/proc/self/fd/N`). It keeps no fd and no cwd change; it sets umask 0
+//!   while it works and restores the caller's.
+//! - With a user namespace: create the mount namespace with or after it (so
+//!   the user namespace owns it) and write the uid/gid maps before `prepare`
+//!   (files are created as the mapped root; an unmapped fsuid gets
+//!   EOVERFLOW). proc needs the init to be in its new pid namespace already,
+//!   mqueue an IPC namespace and sysfs a network namespace owned by that
+//!   user namespace (without one /sys is bound from the host, like runc).
+//! - A `cgroup` mount without a cgroup namespace binds the init's own cgroup
+//!   directories (read from /proc/self/cgroup), so the init must already be
+//!   in its cgroups when `prepare` runs.
+//! - `pivot` leaves the cwd at the new `/`, and moves stdio fds that are the
+//!   host's /dev/null onto the container's. `finalize` and `bind_console`
+//!   only use paths inside the container.
+//!
 //! Safety: every mount destination and device path is resolved inside the
 //! root by the kernel (`openat2` with `RESOLVE_IN_ROOT`), then mounted through
 //! the resolved fd, so neither a symlink in the image nor `..` can move a

@@ -465,3 +465,51 @@ fn user_namespace_container_gets_the_same_root() {
     })
     .unwrap();
 }
+
+/// `ro` makes only the bind's top mount read-only (like a remount);
+/// `rro` (mount_setattr with AT_RECURSIVE) reaches the submounts too.
+#[test]
+fn rro_reaches_submounts_and_ro_does_not() {
+    if skip_unless_root("rro_reaches_submounts_and_ro_does_not") {
+        return;
+    }
+    let bundle = Bundle::new();
+    let data = tempfile::tempdir().unwrap();
+    std::fs::create_dir(data.path().join("sub")).unwrap();
+    let mut spec = minimal_spec();
+    add_mounts(
+        &mut spec,
+        &[
+            json!({ "destination": "/ro", "source": data.path(), "options": ["rbind", "ro", "rprivate"] }),
+            json!({ "destination": "/rro", "source": data.path(), "options": ["rbind", "rro"] }),
+        ],
+    );
+    let plan = bundle.plan(spec, RootfsOptions::default());
+    let sub = data.path().join("sub");
+    in_child(CONTAINER_NAMESPACES, || {
+        // A submount in the bind source (in the child's own namespace only).
+        let flags = rustix::mount::MountFlags::empty();
+        rustix::mount::mount("tmpfs", &sub, "tmpfs", flags, None)
+            .map_err(|e| format!("tmpfs: {e}"))?;
+        prepare(&plan).map_err(|e| format!("prepare: {e}"))?;
+        pivot(&plan).map_err(|e| format!("pivot: {e}"))?;
+        ensure!(
+            is_read_only("/ro")? && !is_read_only("/ro/sub")?,
+            "ro is for the top mount only"
+        );
+        ensure!(
+            create_error("/ro/sub/file").is_none(),
+            "the submount of a ro bind stays writable"
+        );
+        ensure!(
+            is_read_only("/rro")? && is_read_only("/rro/sub")?,
+            "rro reaches the submount"
+        );
+        ensure!(
+            create_error("/rro/sub/file") == Some(Errno::ROFS),
+            "rro refuses writes below"
+        );
+        Ok(())
+    })
+    .unwrap();
+}
