@@ -185,15 +185,23 @@ fn mount_bind(
     ctx.check_not_in_proc(step, dest.fd.as_fd())?;
     let (set, clear) = step.recursive_attrs;
     let recursive_attrs = (!set.is_empty() || !clear.is_empty()).then_some(step.recursive_attrs);
-    let tree = bind_tree(
-        source,
-        dest.fd.as_fd(),
-        recursive,
-        step.attrs,
-        recursive_attrs,
-    )
-    .map_err(|errno| fail("bind mount", errno))?;
+    let tree = clone_tree(source, recursive).map_err(|errno| RootfsError::BindSource {
+        destination: step.destination.clone(),
+        bind_source: source.to_path_buf(),
+        errno,
+    })?;
+    attach_tree(&tree, dest.fd.as_fd(), step.attrs, recursive_attrs)
+        .map_err(|errno| fail("bind mount", errno))?;
     set_propagation(tree.as_fd(), &step.propagation).map_err(|errno| fail("propagation", errno))
+}
+
+/// A detached copy of the mount tree at `source` (one mount unless `recursive`).
+fn clone_tree(source: &Path, recursive: bool) -> Result<OwnedFd, Errno> {
+    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
+    if recursive {
+        flags |= OpenTreeFlags::AT_RECURSIVE;
+    }
+    open_tree(rustix::fs::CWD, source, flags)
 }
 
 /// Clones `source` (with its submounts when `recursive`), sets its attributes
@@ -205,11 +213,18 @@ pub(super) fn bind_tree(
     attrs: (MountAttrFlags, MountAttrFlags),
     recursive_attrs: Option<(MountAttrFlags, MountAttrFlags)>,
 ) -> Result<OwnedFd, Errno> {
-    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
-    if recursive {
-        flags |= OpenTreeFlags::AT_RECURSIVE;
-    }
-    let tree = open_tree(rustix::fs::CWD, source, flags)?;
+    let tree = clone_tree(source, recursive)?;
+    attach_tree(&tree, target, attrs, recursive_attrs)?;
+    Ok(tree)
+}
+
+/// Sets the attributes of the detached `tree` and attaches it on `target`.
+fn attach_tree(
+    tree: &OwnedFd,
+    target: BorrowedFd<'_>,
+    attrs: (MountAttrFlags, MountAttrFlags),
+    recursive_attrs: Option<(MountAttrFlags, MountAttrFlags)>,
+) -> Result<(), Errno> {
     let mut attrs_after_attach = false;
     if !attrs.0.is_empty() || !attrs.1.is_empty() {
         match setattr(tree.as_fd(), false, attrs) {
@@ -222,11 +237,12 @@ pub(super) fn bind_tree(
     }
     let both_fds =
         MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH;
-    move_mount(&tree, "", target, "", both_fds)?;
+    move_mount(tree, "", target, "", both_fds)?;
     if attrs_after_attach {
+        // Before Linux 5.12: only an attached mount can be remounted.
         remount_keeping_flags(tree.as_fd(), attrs.0, attrs.1)?;
     }
-    Ok(tree)
+    Ok(())
 }
 
 fn setattr(

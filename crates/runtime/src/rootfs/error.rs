@@ -78,6 +78,14 @@ pub enum RootfsError {
         errno: Errno,
     },
 
+    /// The source of a bind mount cannot be used (missing, or not mountable).
+    #[error("mounting {destination}: bind source {bind_source}: {errno}")]
+    BindSource {
+        destination: PathBuf,
+        bind_source: PathBuf,
+        errno: Errno,
+    },
+
     /// A mount destination resolved into /proc, where only a few lxcfs-style
     /// files may be covered (a symlink in the image may point there).
     #[error("mounting {destination}: it resolves inside /proc, where mounts are not allowed")]
@@ -132,6 +140,7 @@ impl RootfsError {
         match self {
             Self::HostCgroups { errno, .. }
             | Self::Mount { errno, .. }
+            | Self::BindSource { errno, .. }
             | Self::Root { errno, .. }
             | Self::Device { errno, .. }
             | Self::Pivot { errno, .. }

@@ -513,3 +513,32 @@ fn rro_reaches_submounts_and_ro_does_not() {
     })
     .unwrap();
 }
+
+#[test]
+fn missing_bind_source_names_the_source() {
+    if skip_unless_root("missing_bind_source_names_the_source") {
+        return;
+    }
+    let bundle = Bundle::new();
+    let mut spec = minimal_spec();
+    add_mounts(
+        &mut spec,
+        &[
+            json!({ "destination": "/etc", "source": "/nonexistent/brig-src", "options": ["rbind"] }),
+        ],
+    );
+    let plan = bundle.plan(spec, RootfsOptions::default());
+    in_child(CONTAINER_NAMESPACES, || match prepare(&plan) {
+        Err(e @ RootfsError::BindSource { .. }) => {
+            let message = e.to_string();
+            ensure!(
+                message.contains("/etc") && message.contains("/nonexistent/brig-src"),
+                "{message}"
+            );
+            ensure!(e.errno() == Some(libc::ENOENT), "errno of {message}");
+            Ok(())
+        }
+        other => Err(format!("expected BindSource, got {other:?}")),
+    })
+    .unwrap();
+}
