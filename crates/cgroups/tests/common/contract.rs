@@ -95,7 +95,7 @@ fn a_task_is_listed_and_killed_by_remove<F: Fixture>(f: &F) {
     m.add_task(child.pid()).unwrap();
     assert_eq!(m.pids().unwrap(), vec![child.pid()]);
     m.remove().unwrap();
-    let (status, _) = child.finish(Duration::from_secs(5));
+    let (status, _, _) = child.finish(Duration::from_secs(5));
     assert!(!status.success(), "remove must kill what is left");
     assert!(none_exist(f, &path));
 }

@@ -190,21 +190,27 @@ impl Child {
         stdin.flush().unwrap();
     }
 
-    /// Waits for the child to exit (at most `limit`), returning status and stderr.
-    pub fn finish(mut self, limit: Duration) -> (std::process::ExitStatus, String) {
+    /// Waits for the child to exit (at most `limit`): status, stdout, stderr.
+    pub fn finish(mut self, limit: Duration) -> (std::process::ExitStatus, String, String) {
+        use std::io::Read;
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 self.waited = true;
-                let mut err = String::new();
-                use std::io::Read;
+                let (mut out, mut err) = (String::new(), String::new());
+                self.child
+                    .stdout
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut out)
+                    .unwrap();
                 self.child
                     .stderr
                     .take()
                     .unwrap()
                     .read_to_string(&mut err)
                     .unwrap();
-                return (status, err);
+                return (status, out, err);
             }
             assert!(
                 start.elapsed() < limit,
