@@ -25,6 +25,7 @@ pub(crate) struct Meta {
     pub uid: u32,
     pub gid: u32,
     pub mtime: i64,
+    pub mtime_nsec: i64,
     pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
@@ -49,6 +50,7 @@ impl Meta {
                 .map_err(|_| bad("mtime"))?
                 .try_into()
                 .unwrap_or(i64::MAX),
+            mtime_nsec: 0,
             xattrs: Vec::new(),
         };
         if let Some(exts) = entry
@@ -63,6 +65,11 @@ impl Meta {
                         name,
                         "PAX sparse files (tar --sparse --format=posix) are not supported; rebuild the layer without --sparse or with the GNU format",
                     ));
+                }
+                if key == "mtime"
+                    && let Some((secs, nsec)) = ext.value().ok().and_then(parse_pax_time)
+                {
+                    (meta.mtime, meta.mtime_nsec) = (secs, nsec);
                 }
                 if let Some(xattr) = key.strip_prefix(PAX_XATTR_PREFIX) {
                     meta.xattrs
@@ -79,7 +86,7 @@ impl Meta {
     pub fn timestamps(&self) -> Timestamps {
         let t = Timespec {
             tv_sec: self.mtime,
-            tv_nsec: 0,
+            tv_nsec: self.mtime_nsec as _,
         };
         Timestamps {
             last_access: t,
@@ -96,6 +103,17 @@ impl Meta {
             .iter()
             .filter(|(k, _)| !RESERVED_XATTR_PREFIXES.iter().any(|p| k.starts_with(p)))
     }
+}
+
+/// A PAX time: `secs[.fraction]` (fraction of up to 9 digits kept).
+fn parse_pax_time(v: &str) -> Option<(i64, i64)> {
+    let (secs, frac) = v.split_once('.').unwrap_or((v, ""));
+    let secs: i64 = secs.parse().ok()?;
+    if secs < 0 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
+    Some((secs, digits.parse().ok()?))
 }
 
 /// Owner, then mode (chown clears setuid bits), then xattrs, on an open
@@ -176,4 +194,18 @@ fn xattr_result(
 /// Sets access and modification times on an open object.
 pub(crate) fn set_times_fd(fd: impl AsFd, meta: &Meta, name: &str) -> Result<()> {
     rustix::fs::futimens(fd, &meta.timestamps()).map_err(|e| Error::entry_io(name, "set times", e))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pax_times_keep_nanoseconds() {
+        assert_eq!(
+            super::parse_pax_time("1795925364.676441643"),
+            Some((1795925364, 676441643))
+        );
+        assert_eq!(super::parse_pax_time("12.5"), Some((12, 500_000_000)));
+        assert_eq!(super::parse_pax_time("12"), Some((12, 0)));
+        assert_eq!(super::parse_pax_time("-1.5"), None);
+    }
 }
