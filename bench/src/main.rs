@@ -92,7 +92,8 @@ fn main() -> anyhow::Result<()> {
             binary: binary.clone(),
             bundle_true: bundles.true_.path().to_owned(),
             bundle_sleep: bundles.sleep.path().to_owned(),
-            bundle_seccomp: bundles.seccomp.as_ref().map(|b| b.path().to_owned()),
+            bundle_seccomp: bundles.seccomp.as_ref().map(|(b, _)| b.path().to_owned()),
+            bundle_seccomp_check: bundles.seccomp.as_ref().map(|(_, c)| c.path().to_owned()),
             iterations: args.iterations,
             containers: args.containers,
             rss_samples: args.rss_samples,
@@ -131,32 +132,34 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The bundles every runtime runs: /bin/true, a sleeper, and /bin/true with seccomp.
+/// The bundles every runtime runs: /bin/true, a sleeper, and /bin/true with
+/// seccomp (plus a check that the filter is really installed).
 struct Bundles {
     true_: Bundle,
     sleep: Bundle,
-    seccomp: Option<Bundle>,
+    seccomp: Option<(Bundle, Bundle)>,
 }
 
 impl Bundles {
     fn new(with_seccomp: bool) -> Bundles {
-        let mut true_ = Bundle::busybox();
-        true_.args(&["/bin/true"]);
-        true_.write_config();
-        let mut sleep = Bundle::busybox();
-        sleep.args(&["sleep", "1000"]);
-        sleep.write_config();
-        let seccomp = with_seccomp.then(|| {
+        let bundle = |args: &[&str], seccomp: bool| {
             let mut b = Bundle::busybox();
-            b.args(&["/bin/true"]);
-            b.config_mut()["linux"]["seccomp"] = seccomp::docker_sized_profile();
+            b.args(args);
+            if seccomp {
+                b.config_mut()["linux"]["seccomp"] = seccomp::docker_sized_profile();
+            }
             b.write_config();
             b
-        });
+        };
+        let check = [
+            "sh",
+            "-c",
+            "grep -q '^Seccomp:[[:space:]]*2' /proc/self/status",
+        ];
         Bundles {
-            true_,
-            sleep,
-            seccomp,
+            true_: bundle(&["/bin/true"], false),
+            sleep: bundle(&["sleep", "1000"], false),
+            seccomp: with_seccomp.then(|| (bundle(&["/bin/true"], true), bundle(&check, true))),
         }
     }
 }

@@ -19,6 +19,8 @@ pub struct Job {
     pub bundle_sleep: PathBuf,
     /// /bin/true with the docker-sized seccomp profile, when asked for.
     pub bundle_seccomp: Option<PathBuf>,
+    /// Same profile; its process exits 0 only when a seccomp filter is active.
+    pub bundle_seccomp_check: Option<PathBuf>,
     pub iterations: usize,
     pub containers: usize,
     pub rss_samples: usize,
@@ -85,12 +87,16 @@ pub fn run_job(job: Job) -> Vec<Metric> {
     metrics.push(Metric::new(EXEC, "ms", w.exec()));
     metrics.extend(w.batch());
     metrics.push(Metric::new(RSS, "KiB", w.rss()));
-    if let Some(bundle) = w.job.bundle_seccomp.clone() {
-        metrics.push(Metric::new(
-            RUN_SECCOMP,
-            "ms",
-            w.sample_run(&bundle, w.job.iterations),
-        ));
+    let seccomp = (
+        w.job.bundle_seccomp.clone(),
+        w.job.bundle_seccomp_check.clone(),
+    );
+    if let (Some(bundle), Some(check)) = seccomp {
+        let applied = w
+            .sample_run(&check, 1)
+            .map_err(|e| format!("linux.seccomp not applied ({e})"));
+        let samples = applied.and_then(|_| w.sample_run(&bundle, w.job.iterations));
+        metrics.push(Metric::new(RUN_SECCOMP, "ms", samples));
     }
     w.cleanup();
     metrics
