@@ -4,6 +4,7 @@
 //! runs its layer downloads on a few threads, which is all the concurrency
 //! the engine needs, and it keeps the image crate free of tokio.
 
+mod api;
 mod auth;
 mod client;
 mod pull;
