@@ -384,3 +384,37 @@ fn the_systemd_driver_reports_not_supported_and_bad_paths_are_invalid() {
     assert_eq!(err.kind(), ErrorKind::Invalid);
     assert!(err.to_string().contains("'..'"), "{err}");
 }
+<<<<<<< HEAD
+=======
+
+#[test]
+fn the_v2_oom_watcher_reports_new_kills_from_memory_events() {
+    let (tree, mounts) = FakeTree::v2();
+    let mut m = manager(&mounts, "/c1");
+    m.create().unwrap();
+    let events = tree.root().join("c1/memory.events");
+    std::fs::write(&events, "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n").unwrap();
+    let mut watcher = m.oom_watcher().unwrap();
+    let quiet = watcher
+        .wait(Some(std::time::Duration::from_millis(20)))
+        .unwrap();
+    assert_eq!(quiet, brig_cgroups::OomWait::NoEvent);
+    // Only "max" moves: not an OOM.
+    std::fs::write(&events, "low 0\nhigh 0\nmax 4\noom 0\noom_kill 0\n").unwrap();
+    assert_eq!(
+        watcher
+            .wait(Some(std::time::Duration::from_secs(5)))
+            .unwrap(),
+        brig_cgroups::OomWait::NoEvent
+    );
+    std::fs::write(&events, "low 0\nhigh 0\nmax 5\noom 1\noom_kill 2\n").unwrap();
+    assert_eq!(
+        watcher
+            .wait(Some(std::time::Duration::from_secs(5)))
+            .unwrap(),
+        brig_cgroups::OomWait::Oom { kills: 2 }
+    );
+    assert_eq!(watcher.oom_kill_count().unwrap(), 2);
+    m.remove().unwrap();
+}
+>>>>>>> main

@@ -384,3 +384,22 @@ fn remove_kills_a_forking_workload_and_leaves_no_directory() {
     let (status, _, _) = child.finish(Duration::from_secs(5));
     assert!(!status.success());
 }
+<<<<<<< HEAD
+=======
+
+#[test]
+fn a_process_placed_in_a_1_mib_cgroup_can_exec_true() {
+    require_root!("a_process_placed_in_a_1_mib_cgroup_can_exec_true");
+    // What the runtime relies on: the parent creates, limits and places the
+    // child; only the container's own process is charged to the 1 MiB.
+    let g = Guard::new(Some(r#"{"memory":{"limit":1048576,"swap":1048576}}"#));
+    let before = g.manager.oom_kill_count().unwrap();
+    let child = g.run("exec /bin/true");
+    let (status, _, err) = child.finish(Duration::from_secs(10));
+    assert!(
+        status.success(),
+        "exec of true under 1 MiB failed: {status:?} {err}"
+    );
+    assert_eq!(g.manager.oom_kill_count().unwrap(), before);
+}
+>>>>>>> main

@@ -115,6 +115,27 @@ pub enum Error {
         layers: usize,
         diff_ids: usize,
     },
+    #[error("registry {registry}: {what} failed with HTTP {status}: {message}")]
+    Registry {
+        registry: String,
+        what: String,
+        status: u16,
+        message: String,
+    },
+    #[error(
+        "registry {registry}: authentication required for {what}; log in with `brig login {registry}`{detail}"
+    )]
+    Unauthorized {
+        registry: String,
+        what: String,
+        detail: String,
+    },
+    #[error("registry {registry} cannot be reached: {reason}")]
+    RegistryUnreachable { registry: String, reason: String },
+    #[error("auth file {path}: {problem}")]
+    AuthFile { path: PathBuf, problem: String },
+    #[error("TLS certificate file {path}: {problem}")]
+    Certificate { path: PathBuf, problem: String },
     #[error(
         "image {image} has several names ({names}); remove them one by one, or force the removal"
     )]
@@ -127,7 +148,9 @@ impl Error {
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::BlobNotFound { .. } | Error::ImageNotFound { .. } => ErrorKind::NotFound,
+            Error::BlobNotFound { .. }
+            | Error::ImageNotFound { .. }
+            | Error::Registry { status: 404, .. } => ErrorKind::NotFound,
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 ErrorKind::NotFound
             }
@@ -140,7 +163,10 @@ impl Error {
             Error::ImageInUse { .. }
             | Error::ImageHasNames { .. }
             | Error::AmbiguousImage { .. } => ErrorKind::Conflict,
-            Error::ForeignLayerMissing { .. } => ErrorKind::Remote,
+            Error::ForeignLayerMissing { .. }
+            | Error::Registry { .. }
+            | Error::Unauthorized { .. }
+            | Error::RegistryUnreachable { .. } => ErrorKind::Remote,
             _ => ErrorKind::Invalid,
         }
     }

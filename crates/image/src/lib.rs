@@ -10,7 +10,12 @@
 //!   media types;
 //! - [`archive`]: OCI layout directories, OCI archives and docker-archive,
 //!   load and save; [`import`]: one-layer images from rootfs tarballs;
+<<<<<<< HEAD
 //! - [`fetch`]: copying an image graph from any [`fetch::BlobSource`].
+=======
+//! - [`fetch`]: copying an image graph from any [`fetch::BlobSource`];
+//! - [`registry`]: pull, push and login against OCI distribution registries.
+>>>>>>> main
 //!
 //! Nothing here needs root.
 
@@ -25,6 +30,7 @@ pub mod import;
 pub mod manifest;
 pub mod progress;
 pub mod reference;
+pub mod registry;
 pub mod store;
 
 pub use archive::{LoadOptions, LoadedImage, SaveFormat, SaveItem};
@@ -37,4 +43,5 @@ pub use import::ImportOptions;
 pub use manifest::{Compression, Manifest, PlatformSpec};
 pub use progress::{NoProgress, Progress};
 pub use reference::Reference;
+pub use registry::{AuthFile, Credentials, PushReport, RegistryOptions};
 pub use store::{GcReport, ImageStore, RemoveReport, canonical_name};

@@ -57,3 +57,54 @@ pub fn time_unpack(
         diff_id,
     })
 }
+<<<<<<< HEAD
+=======
+
+/// Timings of loading an image into a fresh store and unpacking it.
+#[derive(Debug, Clone)]
+pub struct LoadTiming {
+    /// Copying and verifying blobs into the content store.
+    pub load_seconds: f64,
+    /// Unpacking every layer (layers in parallel), ready for a snapshot.
+    pub unpack_seconds: f64,
+    pub layers: usize,
+    /// Bytes of the layer blobs as stored.
+    pub blob_bytes: u64,
+}
+
+impl LoadTiming {
+    pub fn total_seconds(&self) -> f64 {
+        self.load_seconds + self.unpack_seconds
+    }
+}
+
+/// `brig load` of `source` (OCI layout directory, OCI archive or
+/// docker-archive) into a new store at `root`, then unpacks its first image
+/// as a run would. `durable` keeps the fsync/syncfs a real store does.
+pub fn time_load_and_unpack(source: &Path, root: &Path, durable: bool) -> Result<LoadTiming> {
+    use brig_image::{ImageStore, LoadOptions, NoProgress};
+    let start = Instant::now();
+    let images = ImageStore::open(root, &root.join("brig.db"))?;
+    let loaded = images.load_path(source, &LoadOptions::default(), &NoProgress)?;
+    let load_seconds = start.elapsed().as_secs_f64();
+    let image = loaded.first().ok_or_else(|| {
+        Error::Image(brig_image::Error::ImageNotFound {
+            reference: source.display().to_string(),
+        })
+    })?;
+    let mut layers = crate::LayerStore::open(root, ApplyOptions::default())?;
+    layers.set_durable(durable);
+    let start = Instant::now();
+    let chain = layers.unpack_image(&images, &image.record)?;
+    Ok(LoadTiming {
+        load_seconds,
+        unpack_seconds: start.elapsed().as_secs_f64(),
+        layers: chain.len(),
+        blob_bytes: images
+            .layers(&image.record)?
+            .iter()
+            .map(|l| l.blob_size)
+            .sum(),
+    })
+}
+>>>>>>> main

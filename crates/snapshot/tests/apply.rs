@@ -378,3 +378,63 @@ fn truncated_and_garbage_streams_fail_cleanly() {
     let err = apply(&[0x55u8; 1024], layer.path()).unwrap_err();
     assert!(matches!(err, Error::BadStream { .. }), "{err}");
 }
+<<<<<<< HEAD
+=======
+
+/// `find` listing: path, mode, owner, type, size, link target, mtime.
+fn listing(dir: &Path) -> String {
+    let out = std::process::Command::new("find")
+        .arg(".")
+        .args(["-printf", "%p %m %U %G %y %s %l %T@\n"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let mut lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    lines.sort();
+    lines.join("\n")
+}
+
+#[test]
+fn result_matches_gnu_tar_extraction() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    for d in ["bin", "etc/ssl", "usr/share/doc", "var/empty"] {
+        fs::create_dir_all(src.join(d)).unwrap();
+    }
+    fs::copy("/bin/busybox", src.join("bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", src.join("bin/sh")).unwrap();
+    fs::hard_link(src.join("bin/busybox"), src.join("bin/ls")).unwrap();
+    fs::write(src.join("etc/ssl/key"), b"k").unwrap();
+    fs::set_permissions(src.join("etc/ssl"), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::set_permissions(src.join("etc/ssl/key"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::write(
+        src.join(format!("usr/share/doc/{}", "n".repeat(180))),
+        b"long",
+    )
+    .unwrap();
+    let tarball = work.path().join("layer.tar");
+    let status = std::process::Command::new("tar")
+        .args(["--numeric-owner", "--xattrs", "--format=posix", "-C"])
+        .arg(&src)
+        .arg("-cf")
+        .arg(&tarball)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let by_tar = work.path().join("by-tar");
+    let by_brig = work.path().join("by-brig");
+    fs::create_dir(&by_tar).unwrap();
+    fs::create_dir(&by_brig).unwrap();
+    let status = std::process::Command::new("tar")
+        .args(["--numeric-owner", "--xattrs", "-xpf"])
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&by_tar)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    apply(&fs::read(&tarball).unwrap(), &by_brig).unwrap();
+    assert_eq!(listing(&by_brig), listing(&by_tar));
+}
+>>>>>>> main

