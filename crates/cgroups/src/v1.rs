@@ -147,13 +147,9 @@ impl CgroupManager for V1Manager {
         for d in &mut self.dirs {
             let made = fsutil::mkdir_all(&d.dir, &d.mount_point)?;
             if d.controllers.contains(&Controller::Cpuset) {
-<<<<<<< HEAD
-                for level in &made {
-=======
                 // The leaf too: a leftover empty cpuset from a failed attempt
                 // would refuse every task.
                 for level in made.iter().chain(std::iter::once(&d.dir)) {
->>>>>>> main
                     init_cpuset(level)?;
                 }
             }

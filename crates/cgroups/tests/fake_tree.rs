@@ -384,8 +384,6 @@ fn the_systemd_driver_reports_not_supported_and_bad_paths_are_invalid() {
     assert_eq!(err.kind(), ErrorKind::Invalid);
     assert!(err.to_string().contains("'..'"), "{err}");
 }
-<<<<<<< HEAD
-=======
 
 #[test]
 fn the_v2_oom_watcher_reports_new_kills_from_memory_events() {
@@ -417,4 +415,3 @@ fn the_v2_oom_watcher_reports_new_kills_from_memory_events() {
     assert_eq!(watcher.oom_kill_count().unwrap(), 2);
     m.remove().unwrap();
 }
->>>>>>> main

@@ -384,8 +384,6 @@ fn remove_kills_a_forking_workload_and_leaves_no_directory() {
     let (status, _, _) = child.finish(Duration::from_secs(5));
     assert!(!status.success());
 }
-<<<<<<< HEAD
-=======
 
 #[test]
 fn a_process_placed_in_a_1_mib_cgroup_can_exec_true() {
@@ -402,4 +400,3 @@ fn a_process_placed_in_a_1_mib_cgroup_can_exec_true() {
     );
     assert_eq!(g.manager.oom_kill_count().unwrap(), before);
 }
->>>>>>> main

@@ -57,8 +57,6 @@ pub fn time_unpack(
         diff_id,
     })
 }
-<<<<<<< HEAD
-=======
 
 /// Timings of loading an image into a fresh store and unpacking it.
 #[derive(Debug, Clone)]
@@ -107,4 +105,3 @@ pub fn time_load_and_unpack(source: &Path, root: &Path, durable: bool) -> Result
             .sum(),
     })
 }
->>>>>>> main

@@ -5,15 +5,10 @@
 #![allow(unsafe_code)]
 
 pub mod bpf;
-<<<<<<< HEAD
 pub mod caps;
 pub mod exec;
 pub mod fd;
 pub mod keyring;
-=======
-pub mod exec;
-pub mod fd;
->>>>>>> main
 pub mod mount;
 pub mod process;
 pub mod seccomp;
