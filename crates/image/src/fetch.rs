@@ -18,8 +18,6 @@ use crate::progress::{BlobStatus, Progress, ProgressReader};
 pub trait BlobSource: Sync {
     /// Opens the blob `desc` names, from its first byte.
     fn open_blob(&self, desc: &Descriptor) -> Result<Box<dyn Read + Send + '_>>;
-<<<<<<< HEAD
-=======
 
     /// Copies a (large) blob into the store unless it is there, verifying
     /// it. Sources that can resume or retry override this.
@@ -31,7 +29,6 @@ pub trait BlobSource: Sync {
     ) -> Result<()> {
         copy_verified(store, desc, progress, &|| self.open_blob(desc))
     }
->>>>>>> main
 }
 
 /// The manifest an image copy ended with, and the index it came from.
@@ -137,11 +134,7 @@ pub fn fetch_layers(
                     {
                         break;
                     }
-<<<<<<< HEAD
-                    if let Err(e) = fetch_blob(src, store, desc, progress) {
-=======
                     if let Err(e) = src.copy_blob(store, desc, progress) {
->>>>>>> main
                         first_error
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
@@ -157,14 +150,6 @@ pub fn fetch_layers(
     }
 }
 
-<<<<<<< HEAD
-/// Copies one blob unless the store has it, verifying digest and size.
-pub fn fetch_blob(
-    src: &dyn BlobSource,
-    store: &ContentStore,
-    desc: &Descriptor,
-    progress: &dyn Progress,
-=======
 /// Opens a blob's content.
 pub type OpenBlob<'a> = dyn Fn() -> Result<Box<dyn Read + Send + 'a>> + 'a;
 
@@ -174,7 +159,6 @@ pub fn copy_verified(
     desc: &Descriptor,
     progress: &dyn Progress,
     open: &OpenBlob<'_>,
->>>>>>> main
 ) -> Result<()> {
     let digest = desc.digest();
     progress.start(digest, "layer", desc.size());
@@ -182,12 +166,7 @@ pub fn copy_verified(
         progress.finish(digest, BlobStatus::AlreadyPresent);
         return Ok(());
     };
-<<<<<<< HEAD
-    let reader = src.open_blob(desc)?;
-    let mut reader = ProgressReader::new(reader, digest, progress);
-=======
     let mut reader = ProgressReader::new(open()?, digest, progress);
->>>>>>> main
     io::copy(&mut reader, &mut writer)
         .map_err(|e| Error::io("copy blob", digest.to_string(), e))?;
     writer.commit()?;

@@ -10,12 +10,8 @@
 //!   media types;
 //! - [`archive`]: OCI layout directories, OCI archives and docker-archive,
 //!   load and save; [`import`]: one-layer images from rootfs tarballs;
-<<<<<<< HEAD
-//! - [`fetch`]: copying an image graph from any [`fetch::BlobSource`].
-=======
 //! - [`fetch`]: copying an image graph from any [`fetch::BlobSource`];
 //! - [`registry`]: pull, push and login against OCI distribution registries.
->>>>>>> main
 //!
 //! Nothing here needs root.
 

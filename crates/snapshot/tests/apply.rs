@@ -378,8 +378,6 @@ fn truncated_and_garbage_streams_fail_cleanly() {
     let err = apply(&[0x55u8; 1024], layer.path()).unwrap_err();
     assert!(matches!(err, Error::BadStream { .. }), "{err}");
 }
-<<<<<<< HEAD
-=======
 
 /// `find` listing: path, mode, owner, type, size, link target, mtime.
 fn listing(dir: &Path) -> String {
@@ -437,4 +435,3 @@ fn result_matches_gnu_tar_extraction() {
     apply(&fs::read(&tarball).unwrap(), &by_brig).unwrap();
     assert_eq!(listing(&by_brig), listing(&by_tar));
 }
->>>>>>> main

@@ -169,7 +169,4 @@ pub fn umoci_layout(work: &std::path::Path) -> std::path::PathBuf {
 pub fn skopeo_copy(src: &str, dst: &str) {
     run("skopeo", &["--insecure-policy", "copy", "-q", src, dst]);
 }
-<<<<<<< HEAD
-=======
 pub mod registry;
->>>>>>> main

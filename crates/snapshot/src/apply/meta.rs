@@ -25,10 +25,7 @@ pub(crate) struct Meta {
     pub uid: u32,
     pub gid: u32,
     pub mtime: i64,
-<<<<<<< HEAD
-=======
     pub mtime_nsec: i64,
->>>>>>> main
     pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
@@ -53,10 +50,7 @@ impl Meta {
                 .map_err(|_| bad("mtime"))?
                 .try_into()
                 .unwrap_or(i64::MAX),
-<<<<<<< HEAD
-=======
             mtime_nsec: 0,
->>>>>>> main
             xattrs: Vec::new(),
         };
         if let Some(exts) = entry
@@ -72,14 +66,11 @@ impl Meta {
                         "PAX sparse files (tar --sparse --format=posix) are not supported; rebuild the layer without --sparse or with the GNU format",
                     ));
                 }
-<<<<<<< HEAD
-=======
                 if key == "mtime"
                     && let Some((secs, nsec)) = ext.value().ok().and_then(parse_pax_time)
                 {
                     (meta.mtime, meta.mtime_nsec) = (secs, nsec);
                 }
->>>>>>> main
                 if let Some(xattr) = key.strip_prefix(PAX_XATTR_PREFIX) {
                     meta.xattrs
                         .push((xattr.as_bytes().to_vec(), ext.value_bytes().to_vec()));
@@ -95,11 +86,7 @@ impl Meta {
     pub fn timestamps(&self) -> Timestamps {
         let t = Timespec {
             tv_sec: self.mtime,
-<<<<<<< HEAD
-            tv_nsec: 0,
-=======
             tv_nsec: self.mtime_nsec as _,
->>>>>>> main
         };
         Timestamps {
             last_access: t,
@@ -118,8 +105,6 @@ impl Meta {
     }
 }
 
-<<<<<<< HEAD
-=======
 /// A PAX time: `secs[.fraction]` (fraction of up to 9 digits kept).
 fn parse_pax_time(v: &str) -> Option<(i64, i64)> {
     let (secs, frac) = v.split_once('.').unwrap_or((v, ""));
@@ -131,7 +116,6 @@ fn parse_pax_time(v: &str) -> Option<(i64, i64)> {
     Some((secs, digits.parse().ok()?))
 }
 
->>>>>>> main
 /// Owner, then mode (chown clears setuid bits), then xattrs, on an open
 /// file or directory. Times are set by the caller at the right moment.
 pub(crate) fn apply_fd(
@@ -211,8 +195,6 @@ fn xattr_result(
 pub(crate) fn set_times_fd(fd: impl AsFd, meta: &Meta, name: &str) -> Result<()> {
     rustix::fs::futimens(fd, &meta.timestamps()).map_err(|e| Error::entry_io(name, "set times", e))
 }
-<<<<<<< HEAD
-=======
 
 #[cfg(test)]
 mod tests {
@@ -227,4 +209,3 @@ mod tests {
         assert_eq!(super::parse_pax_time("-1.5"), None);
     }
 }
->>>>>>> main
