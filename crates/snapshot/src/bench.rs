@@ -105,3 +105,28 @@ pub fn time_load_and_unpack(source: &Path, root: &Path, durable: bool) -> Result
             .sum(),
     })
 }
+
+/// `brig pull` of `reference` into a new store at `root`, then unpack, as
+/// [`time_load_and_unpack`] does for files (`load_seconds` is the pull).
+pub fn time_pull_and_unpack(
+    reference: &brig_image::Reference,
+    opts: &brig_image::RegistryOptions,
+    root: &Path,
+    durable: bool,
+) -> Result<LoadTiming> {
+    use brig_image::{ImageStore, NoProgress};
+    let start = Instant::now();
+    let images = ImageStore::open(root, &root.join("brig.db"))?;
+    let record = images.pull(reference, opts, &NoProgress)?;
+    let load_seconds = start.elapsed().as_secs_f64();
+    let mut layers = crate::LayerStore::open(root, ApplyOptions::default())?;
+    layers.set_durable(durable);
+    let start = Instant::now();
+    let chain = layers.unpack_image(&images, &record)?;
+    Ok(LoadTiming {
+        load_seconds,
+        unpack_seconds: start.elapsed().as_secs_f64(),
+        layers: chain.len(),
+        blob_bytes: images.layers(&record)?.iter().map(|l| l.blob_size).sum(),
+    })
+}
