@@ -5,7 +5,7 @@
 use std::io::{self, Read};
 use std::sync::Mutex;
 
-use oci_spec::image::Descriptor;
+use oci_spec::image::{Descriptor, ImageManifest};
 
 use crate::content::{ContentStore, Ingester, Provider};
 use crate::error::{Error, Result};
@@ -41,6 +41,15 @@ pub struct FetchedImage {
 /// How many layers are copied at once.
 const PARALLEL_LAYERS: usize = 3;
 
+/// An image whose manifest and config are in the store; its layers may
+/// not be yet.
+#[derive(Debug, Clone)]
+pub struct ResolvedImage {
+    pub manifest_desc: Descriptor,
+    pub manifest: ImageManifest,
+    pub index: Option<Descriptor>,
+}
+
 /// Copies the image `root` names (a manifest, or an index from which
 /// `platform` is chosen) with its config and layers into `store`.
 pub fn fetch_image(
@@ -50,6 +59,21 @@ pub fn fetch_image(
     platform: &PlatformSpec,
     progress: &dyn Progress,
 ) -> Result<FetchedImage> {
+    let resolved = resolve_image(src, store, root, platform)?;
+    fetch_layers(src, store, resolved.manifest.layers(), progress)?;
+    Ok(FetchedImage {
+        manifest: resolved.manifest_desc,
+        index: resolved.index,
+    })
+}
+
+/// Fetches the manifest (choosing from an index) and the config.
+pub fn resolve_image(
+    src: &dyn BlobSource,
+    store: &ContentStore,
+    root: &Descriptor,
+    platform: &PlatformSpec,
+) -> Result<ResolvedImage> {
     let bytes = fetch_small(src, store, root, MAX_MANIFEST_SIZE)?;
     let (manifest_desc, manifest, index) =
         match parse_manifest(&bytes, Some(root.media_type().as_ref()), root.digest())? {
@@ -72,9 +96,9 @@ pub fn fetch_image(
             }
         };
     fetch_small(src, store, manifest.config(), MAX_CONFIG_SIZE)?;
-    fetch_layers(src, store, manifest.layers(), progress)?;
-    Ok(FetchedImage {
-        manifest: manifest_desc,
+    Ok(ResolvedImage {
+        manifest_desc,
+        manifest: *manifest,
         index,
     })
 }

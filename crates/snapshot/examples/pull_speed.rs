@@ -3,7 +3,7 @@
 //! `cargo run --release -p brig-snapshot --example pull_speed -- 127.0.0.1:5000/img:tag NEW_ROOT [--no-sync]`
 
 use brig_image::{Reference, RegistryOptions};
-use brig_snapshot::bench::time_pull_and_unpack;
+use brig_snapshot::bench::{time_pull_and_unpack, time_streamed_pull};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -23,9 +23,23 @@ fn main() {
         tls_verify: false,
         ..RegistryOptions::default()
     };
+    let streamed_root = format!("{}-streamed", args[2]);
+    match time_streamed_pull(&reference, &opts, streamed_root.as_ref(), durable) {
+        Ok(t) => println!(
+            "streamed: {} layers ({} unpacked while downloading), {:.1} MB of blobs: {:.3} s",
+            t.layers,
+            t.streamed,
+            t.blob_bytes as f64 / 1e6,
+            t.seconds
+        ),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    }
     match time_pull_and_unpack(&reference, &opts, args[2].as_ref(), durable) {
         Ok(t) => println!(
-            "{} layers, {:.1} MB of blobs: pull {:.3} s + unpack {:.3} s = {:.3} s",
+            "sequential: {} layers, {:.1} MB of blobs: pull {:.3} s + unpack {:.3} s = {:.3} s",
             t.layers,
             t.blob_bytes as f64 / 1e6,
             t.load_seconds,

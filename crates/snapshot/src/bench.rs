@@ -130,3 +130,39 @@ pub fn time_pull_and_unpack(
         blob_bytes: images.layers(&record)?.iter().map(|l| l.blob_size).sum(),
     })
 }
+
+/// Timing of [`crate::pull_and_unpack`] (download and unpack overlapped).
+#[derive(Debug, Clone)]
+pub struct StreamedTiming {
+    pub seconds: f64,
+    pub layers: usize,
+    /// Layers unpacked from the download stream.
+    pub streamed: usize,
+    pub blob_bytes: u64,
+}
+
+/// `brig pull` the way the engine does it: each layer unpacked while it
+/// downloads, into a new store at `root`.
+pub fn time_streamed_pull(
+    reference: &brig_image::Reference,
+    opts: &brig_image::RegistryOptions,
+    root: &Path,
+    durable: bool,
+) -> Result<StreamedTiming> {
+    use brig_image::{ImageStore, NoProgress};
+    let start = Instant::now();
+    let images = ImageStore::open(root, &root.join("brig.db"))?;
+    let mut layers = crate::LayerStore::open(root, ApplyOptions::default())?;
+    layers.set_durable(durable);
+    let pulled = crate::pull_and_unpack(&images, &layers, reference, opts, &NoProgress)?;
+    Ok(StreamedTiming {
+        seconds: start.elapsed().as_secs_f64(),
+        layers: pulled.chain_ids.len(),
+        streamed: pulled.streamed,
+        blob_bytes: images
+            .layers(&pulled.image)?
+            .iter()
+            .map(|l| l.blob_size)
+            .sum(),
+    })
+}

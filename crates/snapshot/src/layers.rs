@@ -9,6 +9,7 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -86,6 +87,24 @@ impl LayerStore {
         chain_id: &Digest,
         diff_id: &Digest,
         blob: &dyn Fn() -> Result<File>,
+        compression: Compression,
+    ) -> Result<Unpacked> {
+        self.unpack_from(
+            chain_id,
+            diff_id,
+            &|| Ok(Box::new(blob()?) as Box<dyn Read + Send>),
+            compression,
+        )
+    }
+
+    /// Like [`unpack`](Self::unpack), from any reader of the blob (e.g. one
+    /// fed by a download in progress). `blob` is called only when the layer
+    /// is really unpacked.
+    pub fn unpack_from(
+        &self,
+        chain_id: &Digest,
+        diff_id: &Digest,
+        blob: &dyn Fn() -> Result<Box<dyn Read + Send>>,
         compression: Compression,
     ) -> Result<Unpacked> {
         let final_path = self.path(chain_id);

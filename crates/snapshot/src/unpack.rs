@@ -2,7 +2,6 @@
 //! decompresses it and hashes the uncompressed bytes (the diff ID) while the
 //! calling thread writes files, so inflate and file system work overlap.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -22,7 +21,7 @@ type Chunk = io::Result<(Vec<u8>, usize)>;
 /// Applies the layer blob `blob` into `dest` and returns what was applied
 /// with the digest of the uncompressed stream.
 pub fn unpack_blob(
-    blob: File,
+    blob: impl Read + Send,
     compression: Compression,
     dest: &Path,
     opts: &ApplyOptions,
@@ -60,7 +59,7 @@ pub fn unpack_blob(
 
 /// The decoder thread: blob -> decompress -> hash -> chunks.
 fn decode(
-    blob: File,
+    blob: impl Read + Send,
     compression: Compression,
     tx: SyncSender<Chunk>,
     recycle: Receiver<Vec<u8>>,

@@ -12,6 +12,7 @@ mod push;
 
 pub use auth::{AuthFile, Challenge, Credentials, find_credentials, parse_challenge};
 pub use client::{RegistryClient, RegistryOptions};
+pub use pull::{BlobTee, PendingPull};
 pub use push::PushReport;
 
 use crate::error::Result;
