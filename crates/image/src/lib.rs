@@ -25,6 +25,7 @@ pub mod fetch;
 pub mod import;
 pub mod manifest;
 pub mod progress;
+pub mod progress_ui;
 pub mod reference;
 pub mod registry;
 pub mod store;

@@ -30,5 +30,7 @@ pub use layers::{LayerGcReport, LayerStore, Unpacked};
 pub use mount::{MountGuard, MountSpec, unmount};
 pub use overlay::OverlaySnapshotter;
 pub use pull::{Pulled, pull_and_unpack};
-pub use snapshotter::{SnapshotInfo, Snapshotter, layers_in_use, validate_id};
+pub use snapshotter::{
+    SnapshotInfo, Snapshotter, collect_unused_layers, layers_in_use, validate_id,
+};
 pub use unpack::unpack_blob;

@@ -190,3 +190,17 @@ pub fn validate_id(id: &str) -> Result<()> {
         Err(Error::InvalidId { id: id.to_owned() })
     }
 }
+
+/// Removes unpacked layers that no image of `images` and no snapshot of
+/// `snapshotters` uses (after `rmi` or `image prune`).
+pub fn collect_unused_layers(
+    layers: &LayerStore,
+    images: &brig_image::ImageStore,
+    snapshotters: &[&dyn Snapshotter],
+) -> Result<crate::layers::LayerGcReport> {
+    let mut keep = images.referenced_chain_ids()?;
+    for s in snapshotters {
+        keep.extend(layers_in_use(*s)?);
+    }
+    layers.gc(&keep)
+}

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use brig_image::{Digest, ImageStore};
 use brig_snapshot::{
     ApplyOptions, CopySnapshotter, Error, LayerStore, MountGuard, MountSpec, OverlaySnapshotter,
-    Snapshotter, layers_in_use,
+    Snapshotter, collect_unused_layers, layers_in_use,
 };
 use common::*;
 
@@ -174,6 +174,10 @@ fn check_lifecycle(make: Make, _test: &str) {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].layers, chain);
     assert_eq!(layers_in_use(f.snap.as_ref()).unwrap().len(), 2);
+    // The image goes away; its layers stay while the snapshot uses them.
+    f.r.images.remove("img", false, |_| vec![]).unwrap();
+    let gc = collect_unused_layers(&f.layers, &f.r.images, &[f.snap.as_ref()]).unwrap();
+    assert_eq!(gc.layers_removed, 0);
     f.snap.remove("c1").unwrap();
     assert!(f.snap.list().unwrap().is_empty());
     assert!(matches!(
