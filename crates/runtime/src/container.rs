@@ -59,14 +59,20 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
 }
 
 /// Lets the waiting init exec the program: one byte through the exec fifo.
+/// Returns once init has executed it (or died): init holds the fifo open
+/// close-on-exec, so our reading end sees a hang-up exactly then. Poststart
+/// hooks thus run after the program started, as the spec asks.
 pub(crate) fn release_init(dir: &ContainerDir) -> Result<()> {
     let path = dir.fifo_path();
-    let fifo = rustix::fs::open(
-        &path,
-        OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| match e {
+    let open = |flags: OFlags| {
+        rustix::fs::open(
+            &path,
+            flags | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    let reader = open(OFlags::RDONLY).map_err(|e| Error::io("cannot open", &path, e.into()))?;
+    let writer = open(OFlags::WRONLY).map_err(|e| match e {
         rustix::io::Errno::NXIO => Error::WrongState {
             id: dir.id.clone(),
             status: "stopped",
@@ -74,8 +80,24 @@ pub(crate) fn release_init(dir: &ContainerDir) -> Result<()> {
         },
         e => Error::io("cannot open", &path, e.into()),
     })?;
-    rustix::io::write(&fifo, b"0").map_err(|e| Error::io("cannot write", &path, e.into()))?;
-    std::fs::remove_file(&path).map_err(|e| Error::io("cannot remove", &path, e))
+    rustix::io::write(&writer, b"0").map_err(|e| Error::io("cannot write", &path, e.into()))?;
+    drop(writer);
+    std::fs::remove_file(&path).map_err(|e| Error::io("cannot remove", &path, e))?;
+    wait_for_hangup(&reader).map_err(|e| Error::io("waiting for the program to start", &path, e))
+}
+
+/// Blocks until no writer holds the fifo any more (POLLHUP is reported
+/// even when no event is requested).
+fn wait_for_hangup(reader: &std::os::fd::OwnedFd) -> std::io::Result<()> {
+    use rustix::event::{PollFd, PollFlags, poll};
+    loop {
+        let mut fds = [PollFd::new(reader, PollFlags::empty())];
+        match poll(&mut fds, None) {
+            Ok(_) if fds[0].revents().intersects(PollFlags::HUP | PollFlags::ERR) => return Ok(()),
+            Ok(_) | Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 pub fn kill(store: &Store, id: &str, signal: i32, all: bool) -> Result<()> {

@@ -2,7 +2,6 @@
 //! and runs with its own process spec.
 
 use std::convert::Infallible;
-use std::ffi::CString;
 use std::fs;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -255,9 +254,9 @@ fn child_run(ctx: &ExecChild<'_>) -> std::result::Result<Infallible, WireError> 
     plan.creds.apply(true).map_err(|(step, e)| fail(step, e))?;
     brig_sys::fd::cloexec_from(3 + ctx.preserve_fds).map_err(|e| fail("closing descriptors", e))?;
     brig_sys::signal::reset_all().map_err(|e| fail("resetting signals", e))?;
-    let program: CString = program;
+    let env = super::plan::final_env(&plan.env, &[], plan.creds.uid);
     Err(fail(
         "starting container process",
-        brig_sys::execve(&program, &plan.args, &plan.env),
+        brig_sys::execve(&program, &plan.args, &env),
     ))
 }

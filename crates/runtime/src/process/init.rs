@@ -253,8 +253,7 @@ fn exec(ctx: &InitContext<'_>, program: &CString) -> Result<Infallible, WireErro
         .map_err(|(step, e)| wire(step, e))?;
     brig_sys::fd::cloexec_from(3 + ctx.preserve_fds).map_err(|e| wire("closing descriptors", e))?;
     brig_sys::signal::reset_all().map_err(|e| wire("resetting signals", e))?;
-    let mut env = process.env.clone();
-    env.extend(ctx.extra_env.iter().cloned());
+    let env = super::plan::final_env(&process.env, &ctx.extra_env, process.creds.uid);
     let err = brig_sys::execve(program, &process.args, &env);
     Err(wire("starting container process", err))
 }

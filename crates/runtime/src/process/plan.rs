@@ -119,6 +119,27 @@ fn rlimit(
     Ok((resource, r.soft(), r.hard()))
 }
 
+/// The environment the program gets: `HOME` is added when missing, from the
+/// container's /etc/passwd (or "/"), as runc does. Call inside the new root.
+pub fn final_env(env: &[CString], extra: &[CString], uid: u32) -> Vec<CString> {
+    let mut out: Vec<CString> = env.iter().chain(extra).cloned().collect();
+    if !out.iter().any(|kv| kv.as_bytes().starts_with(b"HOME=")) {
+        let home = home_of(uid).unwrap_or_else(|| "/".to_string());
+        if let Ok(kv) = CString::new(format!("HOME={home}")) {
+            out.push(kv);
+        }
+    }
+    out
+}
+
+fn home_of(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() >= 6 && fields[2].parse() == Ok(uid)).then(|| fields[5].to_string())
+    })
+}
+
 /// Finds the program as `execve` will see it from inside the container,
 /// with runc's error texts (engines map them to exit codes 126 and 127).
 pub fn resolve_program(arg0: &str, path_var: &str) -> std::result::Result<CString, String> {

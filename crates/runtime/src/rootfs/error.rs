@@ -21,6 +21,17 @@ pub enum RootfsError {
         reason: &'static str,
     },
 
+    /// A destination goes through an image symlink that points at the host.
+    #[error(
+        "mounts[{index}].destination {destination:?}: the image's symlink {link:?} points outside the root ({target:?}); refusing to mount through it"
+    )]
+    SymlinkEscape {
+        index: usize,
+        destination: PathBuf,
+        link: PathBuf,
+        target: PathBuf,
+    },
+
     /// A `mounts[].options` entry is unknown or contradicts the mount type.
     #[error("mounts[{index}] ({destination}): option {option:?}: {reason}")]
     InvalidOption {
@@ -149,6 +160,7 @@ impl RootfsError {
             | Self::Console { errno, .. } => Some(errno.raw_os_error()),
             Self::InvalidRootfs { .. }
             | Self::InvalidDestination { .. }
+            | Self::SymlinkEscape { .. }
             | Self::InvalidOption { .. }
             | Self::InvalidMount { .. }
             | Self::InvalidPropagation { .. }

@@ -47,6 +47,7 @@ mod cgroup;
 mod copyup;
 mod devices;
 mod error;
+mod escape;
 mod finalize;
 mod mountinfo;
 mod options;

@@ -125,7 +125,9 @@ impl RootfsPlan {
         let (root_propagation, propagation_given) = plan_root_propagation(linux, opts.no_pivot)?;
         let mut mounts = Vec::new();
         for (index, mount) in spec.mounts().iter().flatten().enumerate() {
-            mounts.push(plan_mount(index, mount, &opts.bundle)?);
+            let step = plan_mount(index, mount, &opts.bundle)?;
+            super::escape::check(rootfs, index, &step.destination)?;
+            mounts.push(step);
         }
         let dev_from_host = mounts
             .iter()
