@@ -105,6 +105,13 @@ impl ImageStore {
         Ok(StoreLock { _file: file })
     }
 
+    /// Takes the store lock exclusively if no load or pull holds it (for
+    /// collecting garbage that depends on image records, e.g. layers).
+    pub fn try_lock_exclusive(&self) -> Result<Option<StoreLock>> {
+        let file = self.lock_file()?;
+        Ok(file.try_lock().is_ok().then_some(StoreLock { _file: file }))
+    }
+
     /// Records the image whose manifest (already in the content store) is
     /// `manifest`, under `names`. Verifies that config and layers are
     /// present with the sizes the manifest gives.

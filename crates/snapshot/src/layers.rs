@@ -35,6 +35,8 @@ pub enum Unpacked {
 pub struct LayerGcReport {
     pub layers_removed: usize,
     pub bytes_freed: u64,
+    /// A pull or load was in progress; try again later.
+    pub deferred: bool,
 }
 
 /// The unpacked layers of a store root.

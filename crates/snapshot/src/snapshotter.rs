@@ -192,12 +192,20 @@ pub fn validate_id(id: &str) -> Result<()> {
 }
 
 /// Removes unpacked layers that no image of `images` and no snapshot of
-/// `snapshotters` uses (after `rmi` or `image prune`).
+/// `snapshotters` uses (after `rmi` or `image prune`). While a pull or load
+/// is in progress (its layers are not recorded yet) nothing is removed and
+/// the report says `deferred`.
 pub fn collect_unused_layers(
     layers: &LayerStore,
     images: &brig_image::ImageStore,
     snapshotters: &[&dyn Snapshotter],
 ) -> Result<crate::layers::LayerGcReport> {
+    let Some(_lock) = images.try_lock_exclusive()? else {
+        return Ok(crate::layers::LayerGcReport {
+            deferred: true,
+            ..Default::default()
+        });
+    };
     let mut keep = images.referenced_chain_ids()?;
     for s in snapshotters {
         keep.extend(layers_in_use(*s)?);

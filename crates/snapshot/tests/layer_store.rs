@@ -179,3 +179,23 @@ fn gc_removes_layers_nothing_keeps() {
     assert!(report.bytes_freed >= 1 << 20);
     assert!(store.contains(&ca[0]) && !store.contains(&cb[0]));
 }
+
+#[test]
+fn layer_gc_waits_for_pulls_in_progress() {
+    let r = root();
+    let a = image(
+        &r.images,
+        "a",
+        &[Layer::new().file("a", b"a").build()],
+        None,
+    );
+    let store = LayerStore::open(r.dir.path(), ApplyOptions::default()).unwrap();
+    store.unpack_image(&r.images, &a).unwrap();
+    r.images.remove("a", false, |_| vec![]).unwrap();
+    let pull_in_progress = r.images.lock_shared().unwrap();
+    let report = brig_snapshot::collect_unused_layers(&store, &r.images, &[]).unwrap();
+    assert!(report.deferred && report.layers_removed == 0);
+    drop(pull_in_progress);
+    let report = brig_snapshot::collect_unused_layers(&store, &r.images, &[]).unwrap();
+    assert_eq!((report.deferred, report.layers_removed), (false, 1));
+}
