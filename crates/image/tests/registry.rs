@@ -388,3 +388,68 @@ fn downloads_resume_from_partial_data() {
         img.id
     );
 }
+
+/// A server that answers 503 to the first `failures` requests, then 200.
+fn flaky_server(failures: usize) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { break };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            // A TLS handshake (the client tries HTTPS first): not HTTP, hang up.
+            if reader
+                .fill_buf()
+                .map(|b| b.first() == Some(&0x16))
+                .unwrap_or(true)
+            {
+                continue;
+            }
+            let mut line = String::new();
+            while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) && line != "\r\n" {
+                line.clear();
+            }
+            let n = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let status = if n < failures {
+                "503 Service Unavailable"
+            } else {
+                "200 OK"
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    (addr, seen)
+}
+
+#[test]
+fn unavailable_registries_are_retried_with_backoff() {
+    let (addr, seen) = flaky_server(2);
+    let opts = RegistryOptions {
+        retry_delay: std::time::Duration::from_millis(10),
+        ..insecure()
+    };
+    let start = std::time::Instant::now();
+    brig_image::registry::RegistryClient::new(&addr, &opts)
+        .unwrap()
+        .ping()
+        .unwrap();
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert!(
+        start.elapsed() >= std::time::Duration::from_millis(30),
+        "backoff: 10 ms, then 20 ms"
+    );
+
+    let (addr, _) = flaky_server(10);
+    let once = RegistryOptions { retries: 1, ..opts };
+    let err = brig_image::registry::RegistryClient::new(&addr, &once)
+        .unwrap()
+        .ping()
+        .unwrap_err();
+    assert!(matches!(err, Error::Registry { status: 503, .. }), "{err}");
+}
