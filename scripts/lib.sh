@@ -1,6 +1,9 @@
 # Shared by the Quick start scripts.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Honour a caller's target directory; default to the repository's.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
+target=$CARGO_TARGET_DIR
 
 need_root() {
 	if [ "$(id -u)" != 0 ]; then
