@@ -111,6 +111,63 @@ pub struct ExecArgs {
     pub process_label: Option<String>,
 }
 
+/// runc's `update` flags; sizes accept units like `32m` (runc's parsing).
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    pub id: String,
+    /// A JSON file with the new linux.resources (`-` for stdin); the other flags are then ignored, as in runc.
+    #[arg(long, short)]
+    pub resources: Option<std::path::PathBuf>,
+    /// Memory limit in bytes (units like 32m allowed; -1 for unlimited).
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory soft limit in bytes.
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap in bytes; -1 for unlimited swap.
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Accepted and ignored (kernel memory limits are obsolete).
+    #[arg(long, allow_hyphen_values = true)]
+    pub kernel_memory: Option<String>,
+    /// Accepted and ignored, like --kernel-memory.
+    #[arg(long, allow_hyphen_values = true)]
+    pub kernel_memory_tcp: Option<String>,
+    /// CFS quota in microseconds per period (-1 for none).
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_quota: Option<String>,
+    /// CFS period in microseconds.
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_period: Option<String>,
+    /// CPU shares (relative weight).
+    #[arg(long, alias = "cpu-share", allow_hyphen_values = true)]
+    pub cpu_shares: Option<String>,
+    /// Realtime period in microseconds (cgroup v1).
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_rt_period: Option<String>,
+    /// Realtime runtime in microseconds per period (cgroup v1).
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<String>,
+    /// CPUs to use, e.g. 0-1,3.
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use, e.g. 0.
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of processes (-1 for unlimited).
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids_limit: Option<String>,
+    /// Block I/O weight, 10 to 1000.
+    #[arg(long, allow_hyphen_values = true)]
+    pub blkio_weight: Option<String>,
+    /// Intel RDT (not supported).
+    #[arg(long)]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT (not supported).
+    #[arg(long)]
+    pub mem_bw_schema: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
 pub enum ListFormat {
     #[default]
@@ -176,4 +233,20 @@ pub enum Command {
     Exec(ExecArgs),
     /// Print the features this runtime supports, as JSON.
     Features,
+    /// Change the resource limits of a container.
+    Update(UpdateArgs),
+    /// Freeze every process of a running container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// Print the container's events (oom, and stats every interval) as JSON lines until it stops.
+    Events {
+        id: String,
+        /// Print the statistics once and exit.
+        #[arg(long)]
+        stats: bool,
+        /// How often to print statistics (e.g. 5s, 500ms, 1m).
+        #[arg(long, default_value = "5s")]
+        interval: String,
+    },
 }

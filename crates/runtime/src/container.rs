@@ -173,6 +173,14 @@ fn stop_all(record: &Record) -> Result<()> {
         return Ok(());
     };
     signal_container(record, libc::SIGKILL, true)?;
+    // Frozen processes (a paused container) only die once thawed.
+    if let Some(cg) = &record.cgroup {
+        use brig_cgroups::CgroupManager;
+        match cg.freeze(brig_cgroups::FreezerState::Thawed) {
+            Err(e) if !e.is_not_found() => return Err(e.into()),
+            _ => {}
+        }
+    }
     if !proc::wait_exit(&fd, KILL_TIMEOUT)? {
         return Err(Error::sys(
             "waiting for the container to die after SIGKILL",

@@ -3,6 +3,7 @@
 mod exec;
 mod lifecycle;
 mod query;
+mod resources;
 
 use anyhow::Result;
 use brig_runtime::Store;
@@ -32,5 +33,13 @@ pub fn dispatch(global: &Global, command: Command) -> Result<i32> {
         } => query::ps(&store, &id, format, &ps_args),
         Command::Exec(args) => exec::exec(&store, args),
         Command::Features => query::features(),
+        Command::Update(args) => resources::update(&store, args),
+        Command::Pause { id } => resources::pause(&store, &id),
+        Command::Resume { id } => resources::resume(&store, &id),
+        Command::Events {
+            id,
+            stats,
+            interval,
+        } => resources::events(&store, &id, stats, &interval),
     }
 }
