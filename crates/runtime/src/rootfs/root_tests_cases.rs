@@ -32,21 +32,15 @@ struct HostDirs {
 }
 
 /// `runc spec`'s config plus a read-only bind, a file bind, a device and a
-/// sysctl; two symlinks in the image (absolute, and `..` up to /) point a
-/// tmpfs and a bind at a host directory.
-fn confinement_setup(bundle: &Bundle) -> (HostDirs, Value) {
+/// sysctl; a tmpfs and a bind are destined for paths that [`plant_escapes`]
+/// turns into symlinks at the host.
+fn confinement_setup() -> (HostDirs, Value) {
     let data = tempfile::tempdir().unwrap();
     std::fs::write(data.path().join("marker"), "data").unwrap();
     let outside = tempfile::Builder::new()
         .prefix("brig-outside")
         .tempdir()
         .unwrap();
-    let outside_rel = outside.path().strip_prefix("/").unwrap();
-    bundle.symlink("escape", outside.path());
-    bundle.symlink(
-        "escape2",
-        &Path::new("../../../../../../../..").join(outside_rel),
-    );
     let mut spec = runc_spec_json();
     let marker = data.path().join("marker");
     add_mounts(
@@ -62,6 +56,19 @@ fn confinement_setup(bundle: &Bundle) -> (HostDirs, Value) {
         "fileMode": 0o600, "uid": 1000, "gid": 1000 }]);
     spec["linux"]["sysctl"] = json!({ "kernel.shmmax": "123456789" });
     (HostDirs { data, outside }, spec)
+}
+
+/// Two symlinks in the image (absolute, and `..` up to /) pointing at a host
+/// directory. The planner refuses such destinations (see `escape.rs`), so they
+/// are planted after planning, as an image changed behind the runtime's back
+/// would be: the mounts must still stay inside the root.
+fn plant_escapes(bundle: &Bundle, outside: &Path) {
+    let outside_rel = outside.strip_prefix("/").unwrap();
+    bundle.symlink("escape", outside);
+    bundle.symlink(
+        "escape2",
+        &Path::new("../../../../../../../..").join(outside_rel),
+    );
 }
 
 /// After prepare, before pivot: both escapes landed inside the root.
@@ -97,8 +104,9 @@ fn runc_spec_root_is_confined_and_protected() {
         return;
     }
     let bundle = Bundle::new();
-    let (host, spec) = confinement_setup(&bundle);
+    let (host, spec) = confinement_setup();
     let plan = bundle.plan(spec, RootfsOptions::default());
+    plant_escapes(&bundle, host.outside.path());
     let result = in_child(CONTAINER_NAMESPACES, || {
         prepare(&plan).map_err(|e| format!("prepare: {e}"))?;
         check_escapes_stayed_inside(&bundle.rootfs, host.outside.path())?;
@@ -242,13 +250,14 @@ fn symlink_into_proc_is_refused() {
         return;
     }
     let bundle = Bundle::new();
-    bundle.symlink("sneaky", Path::new("/proc/sys/kernel"));
     let mut spec = minimal_spec();
     add_mounts(
         &mut spec,
         &[json!({ "destination": "/sneaky", "type": "tmpfs" })],
     );
     let plan = bundle.plan(spec, RootfsOptions::default());
+    // Planted after planning (which would refuse it): the mount step still must.
+    bundle.symlink("sneaky", Path::new("/proc/sys/kernel"));
     in_child(CONTAINER_NAMESPACES, || match prepare(&plan) {
         Err(RootfsError::MountInProc { destination }) if destination == Path::new("/sneaky") => {
             Ok(())
