@@ -58,3 +58,70 @@ pub fn resources_with_devices(spec: &Spec) -> Option<oci_spec::runtime::LinuxRes
     }
     Some(resources)
 }
+
+/// The kernel's OOM kill count in the container's cgroup before a start-up
+/// step (`create` driving init, `start` releasing it), to tell afterwards
+/// whether the OOM killer ended init rather than some other failure.
+pub(crate) struct OomBaseline<'a> {
+    cgroup: &'a brig_cgroups::AnyManager,
+    kills: u64,
+}
+
+impl<'a> OomBaseline<'a> {
+    /// `None` when the count cannot be read (no memory controller).
+    pub(crate) fn take(cgroup: Option<&'a brig_cgroups::AnyManager>) -> Option<Self> {
+        use brig_cgroups::CgroupMonitor;
+        let cgroup = cgroup?;
+        let kills = cgroup.oom_kill_count().ok()?;
+        Some(OomBaseline { cgroup, kills })
+    }
+
+    /// Did the OOM killer act in the cgroup since the baseline was taken?
+    pub(crate) fn killed(&self) -> bool {
+        use brig_cgroups::CgroupMonitor;
+        self.cgroup
+            .oom_kill_count()
+            .is_ok_and(|now| now > self.kills)
+    }
+}
+
+/// The error for init killed by the OOM killer while `stage`, naming the
+/// limit to raise.
+pub(crate) fn oom_killed(stage: &'static str, spec: &Spec) -> Error {
+    let limit = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.memory().as_ref())
+        .and_then(|m| m.limit())
+        .filter(|&l| l > 0);
+    Error::OomKilled {
+        stage,
+        limit: match limit {
+            Some(bytes) => format!("linux.resources.memory.limit is {bytes} bytes"),
+            None => "the container has no memory limit of its own: a parent cgroup's limit applies"
+                .to_owned(),
+        },
+    }
+}
+
+/// True when `init` has died (a zombie not yet reaped) while it was still
+/// the runtime's copy, i.e. before it executed the container's program: its
+/// command name is still ours. A reaped process tells nothing: false.
+pub(crate) fn died_before_exec(init: &crate::proc::ProcessId) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", init.pid)) else {
+        return false;
+    };
+    let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+        return false;
+    };
+    let comm = &stat[open + 1..close];
+    let mut fields = stat[close + 1..].split_whitespace();
+    let state = fields.next();
+    // starttime is field 22 of the line, the 19th after the state (field 3).
+    let start_time = fields.nth(18).and_then(|t| t.parse::<u64>().ok());
+    let own = std::fs::read_to_string("/proc/self/comm").unwrap_or_default();
+    matches!(state, Some("Z" | "X"))
+        && start_time == Some(init.start_time)
+        && comm == own.trim_end()
+}

@@ -45,7 +45,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
             action: "start (only a created container can be started)",
         });
     }
-    release_init(&dir)?;
+    release_init(&dir, &record)?;
     let state = report::oci_state_json(&dir, &record, "running");
     if let Err(e) = hooks::run_all(
         record.config.hooks().as_ref(),
@@ -62,7 +62,9 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
 /// Returns once init has executed it (or died): init holds the fifo open
 /// close-on-exec, so our reading end sees a hang-up exactly then. Poststart
 /// hooks thus run after the program started, as the spec asks.
-pub(crate) fn release_init(dir: &ContainerDir) -> Result<()> {
+/// When the OOM killer ended init before it executed the program, says so.
+pub(crate) fn release_init(dir: &ContainerDir, record: &Record) -> Result<()> {
+    let oom = crate::cgroup::OomBaseline::take(record.cgroup.as_ref());
     let path = dir.fifo_path();
     let open = |flags: OFlags| {
         rustix::fs::open(
@@ -83,7 +85,19 @@ pub(crate) fn release_init(dir: &ContainerDir) -> Result<()> {
     rustix::io::write(&writer, b"0").map_err(|e| Error::io("cannot write", &path, e.into()))?;
     drop(writer);
     std::fs::remove_file(&path).map_err(|e| Error::io("cannot remove", &path, e))?;
-    wait_for_hangup(&reader).map_err(|e| Error::io("waiting for the program to start", &path, e))
+    wait_for_hangup(&reader)
+        .map_err(|e| Error::io("waiting for the program to start", &path, e))?;
+    let oom_killed = oom.is_some_and(|o| o.killed())
+        && record
+            .init
+            .is_some_and(|i| crate::cgroup::died_before_exec(&i));
+    if oom_killed {
+        return Err(crate::cgroup::oom_killed(
+            "starting the container",
+            &record.config,
+        ));
+    }
+    Ok(())
 }
 
 /// Blocks until no writer holds the fifo any more (POLLHUP is reported

@@ -48,6 +48,10 @@ pub enum Error {
     Cgroup(brig_cgroups::CgroupError),
     #[error("container init failed: {0}")]
     Init(WireError),
+    #[error(
+        "the kernel's OOM killer killed the container's init while {stage} ({limit}); raise the memory limit"
+    )]
+    OomKilled { stage: &'static str, limit: String },
     #[error("{kind} hook {path}: {reason}")]
     Hook {
         kind: &'static str,

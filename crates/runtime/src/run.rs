@@ -44,7 +44,11 @@ pub fn run(store: &Store, opts: &CreateOptions, detach: bool) -> Result<i32> {
         }
         None => None,
     };
-    container::release_init(&created.dir)?;
+    if let Err(e) = container::release_init(&created.dir, &created.record) {
+        drop(created);
+        let _ = container::delete(store, &opts.id, true);
+        return Err(e);
+    }
     let state = report::oci_state_json(&created.dir, &created.record, "running");
     if let Err(e) = hooks::run_all(
         created.record.config.hooks().as_ref(),

@@ -122,6 +122,7 @@ pub(crate) fn create_with_console(
         }
     }
     let into_cgroup = cg.clone_into_fd()?;
+    let oom_baseline = crate::cgroup::OomBaseline::take(Some(&cg));
     let fifo = make_fifo(&dir)?;
     let listen = socket_activation();
     let (parent_end, child_end) = protocol::pair().map_err(|e| Error::sys("socketpair", e))?;
@@ -166,7 +167,12 @@ pub(crate) fn create_with_console(
     if ns.creates(LinuxNamespaceType::User) {
         idmap::write_maps(pid, &bundle.spec, &config)?;
     }
-    drive_init(&parent_end, &dir, &record)?;
+    drive_init(&parent_end, &dir, &record).map_err(|e| match &oom_baseline {
+        Some(oom) if oom.killed() => {
+            crate::cgroup::oom_killed("creating the container", &bundle.spec)
+        }
+        _ => e,
+    })?;
 
     record.phase = Phase::Created;
     dir.save(&record)?;
