@@ -44,6 +44,10 @@ pub fn kill(store: &Store, id: &str, signal: Option<&str>, all: bool) -> Result<
 }
 
 pub fn delete(store: &Store, id: &str, force: bool) -> Result<i32> {
-    brig_runtime::container::delete(store, id, force)?;
-    Ok(0)
+    match brig_runtime::container::delete(store, id, force) {
+        // As runc: engines (Podman after a failed create, containerd's shim
+        // after a plain delete) call `delete --force` on an id that may be gone.
+        Err(brig_runtime::Error::NotFound(_)) if force => Ok(0),
+        result => result.map(|()| 0).map_err(Into::into),
+    }
 }
