@@ -6,7 +6,9 @@
 //!   and shared, verified against their diff IDs, complete or absent;
 //! - [`Snapshotter`]: a container's writable root filesystem as mount
 //!   descriptions ([`MountSpec`]); [`OverlaySnapshotter`] shares the layers,
-//!   [`CopySnapshotter`] copies them where overlay is unavailable.
+//!   [`CopySnapshotter`] copies them where overlay is unavailable;
+//! - [`pull_and_unpack`], [`load_and_unpack`], [`import_and_unpack`]: images
+//!   made ready to run, or not kept.
 //!
 //! Unpacking needs no root (owners, device nodes and trusted xattrs are then
 //! skipped or replaced, see [`ApplyOptions`]); mounting does.
@@ -19,6 +21,7 @@ pub mod layers;
 pub mod mount;
 pub mod overlay;
 pub mod pull;
+pub mod ready;
 pub mod snapshotter;
 mod unpack;
 pub mod usage;
@@ -30,6 +33,7 @@ pub use layers::{LayerGcReport, LayerStore, Unpacked};
 pub use mount::{MountGuard, MountSpec, unmount};
 pub use overlay::OverlaySnapshotter;
 pub use pull::{Pulled, pull_and_unpack};
+pub use ready::{LoadSource, import_and_unpack, load_and_unpack};
 pub use snapshotter::{
     SnapshotInfo, Snapshotter, collect_unused_layers, layers_in_use, validate_id,
 };

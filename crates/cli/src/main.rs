@@ -1,0 +1,31 @@
+//! brig: a daemonless container engine with Docker's command line.
+//!
+//! Layout (the engine's container commands join it later):
+//! - [`cli`]: the top-level parser and the global flags (`--root`, `--runroot`);
+//! - [`commands`]: one module per command group (`commands/image/*.rs`, ...),
+//!   each a clap `Args` struct and a `run` function that calls the libraries;
+//! - [`output`]: tables, `--format json|TEMPLATE`, `-q`, human sizes and times;
+//! - [`exit`]: error -> exit status (125 engine, 126 cannot execute,
+//!   127 not found, else the container's own) and the error message;
+//! - [`context`]: the store paths and the hooks the engine will fill in.
+
+mod cli;
+mod commands;
+mod context;
+mod exit;
+mod output;
+
+use clap::Parser;
+
+fn main() {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => std::process::exit(exit::usage_error(&err)),
+    };
+    let ctx = context::Context::new(&cli.global);
+    let code = match commands::dispatch(&ctx, cli.command) {
+        Ok(()) => 0,
+        Err(err) => exit::report(&err),
+    };
+    std::process::exit(code)
+}
