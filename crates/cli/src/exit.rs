@@ -78,13 +78,21 @@ fn message(err: &anyhow::Error) -> String {
 /// know the command line).
 fn hint(err: &anyhow::Error) -> Option<&'static str> {
     for cause in err.chain() {
-        if let Some(brig_image::Error::RegistryUnreachable { .. }) = cause.downcast_ref() {
+        if let Some(brig_image::Error::RegistryUnreachable { .. }) = image_error(cause) {
             return Some(
                 "hint: for a local registry without TLS, pass --tls-verify=false; for a private CA, --cert-dir DIR",
             );
         }
     }
     None
+}
+
+/// The image error `cause` is or wraps (brig-snapshot passes them through).
+fn image_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a brig_image::Error> {
+    match cause.downcast_ref::<brig_snapshot::Error>() {
+        Some(brig_snapshot::Error::Image(e)) => Some(e),
+        _ => cause.downcast_ref(),
+    }
 }
 
 /// Prints a command-line parse error (or the help or version that clap

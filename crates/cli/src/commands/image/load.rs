@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
-use brig_image::{LoadOptions, progress_ui};
+use brig_image::{LoadOptions, Reference, canonical_name, progress_ui};
 use brig_snapshot::{LoadSource, Snapshotter};
 use clap::Args;
 
@@ -66,12 +66,19 @@ pub fn run(ctx: &Context, args: &LoadArgs) -> Result<()> {
     }
     let mut out = std::io::stdout().lock();
     for image in &loaded {
-        let tags: Vec<&str> = image.record.repo_tags().collect();
-        if tags.is_empty() {
+        // The names the archive gave, not others the image already had.
+        let names: Vec<String> = image
+            .source_names
+            .iter()
+            .filter_map(|n| Reference::parse(n).ok())
+            .map(|r| canonical_name(&r))
+            .filter(|n| image.record.names.contains(n) && !n.contains('@'))
+            .collect();
+        if names.is_empty() {
             writeln!(out, "Loaded image ID: {}", image.record.id)?;
         }
-        for name in tags {
-            writeln!(out, "Loaded image: {}", familiar(name))?;
+        for name in names {
+            writeln!(out, "Loaded image: {}", familiar(&name))?;
         }
     }
     Ok(())
