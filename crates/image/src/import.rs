@@ -43,6 +43,15 @@ impl ImageStore {
     /// is stored as it came (compressed or not) and checked to be a
     /// well-formed tar.
     pub fn import(&self, reader: impl Read, opts: &ImportOptions) -> Result<ImageRecord> {
+        let imported = self.import_locked(reader, opts);
+        if imported.is_err() {
+            // The tarball stored before the failure is not kept.
+            let _ = self.collect_garbage(false);
+        }
+        imported
+    }
+
+    fn import_locked(&self, reader: impl Read, opts: &ImportOptions) -> Result<ImageRecord> {
         let mut input = BufReader::with_capacity(1 << 20, reader);
         let compression = sniff_compression(input.fill_buf().ctx("read", "import input")?);
         let _lock = self.lock_shared()?;

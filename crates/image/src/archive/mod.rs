@@ -69,13 +69,14 @@ impl ImageStore {
         let loaded = if meta.is_dir() {
             let layout = LayoutDir::open(path)?;
             let _lock = self.lock_shared()?;
-            layout::load_layout(self, &layout, opts, progress)?
+            layout::load_layout(self, &layout, opts, progress)
         } else {
             let file = File::open(path).ctx("open", path)?;
-            self.load_tar(file, path, opts)?
+            self.load_tar(file, path, opts)
         };
+        // Also after a failure: the blobs stored before it are not kept.
         self.gc_after_load();
-        Ok(loaded)
+        loaded
     }
 
     /// Loads every image of an OCI archive or docker-archive read from
@@ -85,9 +86,9 @@ impl ImageStore {
         reader: impl Read + Send,
         opts: &LoadOptions,
     ) -> Result<Vec<LoadedImage>> {
-        let loaded = self.load_tar(reader, Path::new("<stdin>"), opts)?;
+        let loaded = self.load_tar(reader, Path::new("<stdin>"), opts);
         self.gc_after_load();
-        Ok(loaded)
+        loaded
     }
 
     fn load_tar(

@@ -154,7 +154,15 @@ fn ca_files(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// Parses a reference given on the command line.
 pub fn parse_reference(text: &str) -> Result<Reference> {
-    Ok(Reference::parse(text)?)
+    Reference::parse(text).map_err(|e| {
+        let named = e.to_string().contains(text);
+        let err = anyhow::Error::new(e);
+        if named {
+            err
+        } else {
+            err.context(format!("invalid image reference {text:?}"))
+        }
+    })
 }
 
 /// Parses `--platform` (default: this machine's).
