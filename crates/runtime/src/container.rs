@@ -46,7 +46,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         });
     }
     release_init(&dir, &record)?;
-    let state = report::oci_state_json(&dir, &record, "running");
+    let state = report::oci_state_json(&record, "running");
     if let Err(e) = hooks::run_all(
         record.config.hooks().as_ref(),
         HookKind::Poststart,
@@ -167,7 +167,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
         use brig_cgroups::CgroupManager;
         cg.remove()?;
     }
-    let state = report::oci_state_json(&dir, &record, "stopped");
+    let state = report::oci_state_json(&record, "stopped");
     if let Err(e) = hooks::run_all(
         record.config.hooks().as_ref(),
         HookKind::Poststop,

@@ -103,6 +103,17 @@ impl NamespacePlan {
                 "time offsets need a new time namespace",
             ));
         }
+        let offsets = linux.and_then(|l| l.time_offsets().as_ref());
+        for clock in offsets.into_iter().flat_map(|o| o.keys()) {
+            if !matches!(clock.as_str(), "monotonic" | "boottime") {
+                let field = format!("linux.timeOffsets.{clock}");
+                return Err(config_error(
+                    config,
+                    &field,
+                    "unknown clock (use monotonic or boottime)",
+                ));
+            }
+        }
         if self.joins(LinuxNamespaceType::User)
             && self.new_flags & clone_flag(LinuxNamespaceType::Pid) != 0
         {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::state::{ContainerDir, Record, Status};
+use crate::state::{Record, Status};
 
 /// The version of the runtime spec this runtime implements.
 pub const OCI_VERSION: &str = "1.2.1";
@@ -44,7 +44,7 @@ pub fn oci_state(record: &Record, status: Status) -> OciState {
 }
 
 /// The state as hooks receive it, with an explicit status.
-pub fn oci_state_json(_dir: &ContainerDir, record: &Record, status: &'static str) -> String {
+pub fn oci_state_json(record: &Record, status: &'static str) -> String {
     let mut state = oci_state(record, Status::Created);
     state.status = status;
     serde_json::to_string(&state).unwrap_or_default()

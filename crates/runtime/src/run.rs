@@ -49,7 +49,7 @@ pub fn run(store: &Store, opts: &CreateOptions, detach: bool) -> Result<i32> {
         let _ = container::delete(store, &opts.id, true);
         return Err(e);
     }
-    let state = report::oci_state_json(&created.dir, &created.record, "running");
+    let state = report::oci_state_json(&created.record, "running");
     if let Err(e) = hooks::run_all(
         created.record.config.hooks().as_ref(),
         HookKind::Poststart,

@@ -85,7 +85,7 @@ pub(crate) fn create_with_console(
         .spec
         .process()
         .as_ref()
-        .ok_or(Error::NotFound("process".into()))?;
+        .ok_or_else(|| crate::bundle::config_error(&config, "process", "is required"))?;
     let process = ProcessPlan::from_spec(process_spec, &config, crate::caps::last_cap())?;
     let cgroup = crate::cgroup::plan(&bundle.spec, &opts.id, opts.systemd_cgroup)?;
     let rootfs = RootfsPlan::from_spec(
@@ -167,7 +167,7 @@ pub(crate) fn create_with_console(
     if ns.creates(LinuxNamespaceType::User) {
         idmap::write_maps(pid, &bundle.spec, &config)?;
     }
-    drive_init(&parent_end, &dir, &record).map_err(|e| match &oom_baseline {
+    drive_init(&parent_end, &record).map_err(|e| match &oom_baseline {
         Some(oom) if oom.killed() => {
             crate::cgroup::oom_killed("creating the container", &bundle.spec)
         }
@@ -191,12 +191,12 @@ pub(crate) fn create_with_console(
 }
 
 /// Answers init's messages until it is ready (or fails).
-fn drive_init(chan: &Channel, dir: &ContainerDir, record: &Record) -> Result<()> {
+fn drive_init(chan: &Channel, record: &Record) -> Result<()> {
     let hooks = record.config.hooks().as_ref();
     let needs_state = !hooks::of(hooks, HookKind::CreateContainer).is_empty()
         || !hooks::of(hooks, HookKind::StartContainer).is_empty();
     let hook_state = if needs_state {
-        report::oci_state_json(dir, record, "created")
+        report::oci_state_json(record, "created")
     } else {
         String::new()
     };
@@ -205,7 +205,7 @@ fn drive_init(chan: &Channel, dir: &ContainerDir, record: &Record) -> Result<()>
         match chan.recv::<ToParent>() {
             Ok(Some(ToParent::Ready)) => return Ok(()),
             Ok(Some(ToParent::MountsReady)) => {
-                let state = report::oci_state_json(dir, record, "creating");
+                let state = report::oci_state_json(record, "creating");
                 #[allow(deprecated)]
                 hooks::run_all(hooks, HookKind::Prestart, state.as_bytes())?;
                 hooks::run_all(hooks, HookKind::CreateRuntime, state.as_bytes())?;
