@@ -1,0 +1,184 @@
+//! The engine's tables in the shared SQLite database (`<root>/brig.db`,
+//! next to brig-image's `image*` tables): `containers`, `container_events`,
+//! `container_userns`, `volumes` and `secrets`.
+//!
+//! Concurrent `brig` processes and monitors share it: WAL mode lets readers
+//! run beside one writer, a busy timeout makes writers queue, and every
+//! change is one `BEGIN IMMEDIATE` transaction (read-modify-write included),
+//! so two processes never interleave inside one change. Schema versions are
+//! kept per component in `schema_versions`, as brig-image does.
+
+mod containers;
+mod objects;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use crate::error::{Error, Result};
+
+pub use objects::{EventRecord, SecretRecord, VolumeRecord};
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Schema versions this build writes, per component.
+const COMPONENTS: &[(&str, i64, &str)] = &[
+    ("container", 1, containers::SCHEMA),
+    ("volume", 1, objects::VOLUME_SCHEMA),
+    ("secret", 1, objects::SECRET_SCHEMA),
+];
+
+/// The engine's view of the database.
+#[derive(Debug)]
+pub struct Db {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+/// What a write transaction's body returns: a database error, or an engine
+/// error decided inside the transaction (which then rolls back).
+pub(crate) enum TxError {
+    Sql(rusqlite::Error),
+    Engine(Error),
+}
+
+impl From<rusqlite::Error> for TxError {
+    fn from(e: rusqlite::Error) -> Self {
+        TxError::Sql(e)
+    }
+}
+
+impl From<Error> for TxError {
+    fn from(e: Error) -> Self {
+        TxError::Engine(e)
+    }
+}
+
+pub(crate) type TxResult<T> = std::result::Result<T, TxError>;
+
+impl Db {
+    /// Opens (creating if needed) the database and brings the engine's
+    /// tables to this build's schema.
+    pub fn open(path: &Path) -> Result<Self> {
+        let db_err = |source| Error::Database {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(db_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
+        // Switching to WAL needs a write lock; another process may hold it
+        // while it does the same, and the busy handler does not cover this.
+        let mut tries = 0;
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Ok(()) => break,
+                Err(e) if tries < 100 && is_busy(&e) => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(db_err(e)),
+            }
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db_err)?;
+        let db = Db {
+            path: path.to_owned(),
+            conn: Mutex::new(conn),
+        };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn migrate(&self) -> Result<()> {
+        self.write(|tx| {
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL);",
+            )?;
+            for &(component, version, schema) in COMPONENTS {
+                let found: Option<i64> = tx
+                    .query_row(
+                        "SELECT version FROM schema_versions WHERE component = ?1",
+                        [component],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(found) = found
+                    && found > version
+                {
+                    return Err(TxError::Engine(Error::DatabaseTooNew {
+                        path: self.path.clone(),
+                        component,
+                        found,
+                        supported: version,
+                    }));
+                }
+                if found != Some(version) {
+                    tx.execute_batch(schema)?;
+                    tx.execute(
+                        "INSERT OR REPLACE INTO schema_versions (component, version) VALUES (?1, ?2)",
+                        rusqlite::params![component, version],
+                    )?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction; an error rolls back.
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> TxResult<T>,
+    ) -> Result<T> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        match f(&tx) {
+            Ok(out) => {
+                tx.commit().map_err(|e| self.err(e))?;
+                Ok(out)
+            }
+            Err(TxError::Sql(e)) => Err(self.err(e)),
+            Err(TxError::Engine(e)) => Err(e),
+        }
+    }
+
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> TxResult<T>) -> Result<T> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        match f(&conn) {
+            Ok(out) => Ok(out),
+            Err(TxError::Sql(e)) => Err(self.err(e)),
+            Err(TxError::Engine(e)) => Err(e),
+        }
+    }
+
+    fn err(&self, source: rusqlite::Error) -> Error {
+        Error::Database {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// A JSON column.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> TxResult<String> {
+    serde_json::to_string(value).map_err(|e| TxError::Engine(Error::json("encode a record", e)))
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> TxResult<T> {
+    serde_json::from_str(text).map_err(|e| TxError::Engine(Error::json(what.to_owned(), e)))
+}
