@@ -117,13 +117,52 @@ fn wait_for_hangup(reader: &std::os::fd::OwnedFd) -> std::io::Result<()> {
 pub fn kill(store: &Store, id: &str, signal: i32, all: bool) -> Result<()> {
     let (_dir, record, status) = open(store, id)?;
     if status == Status::Stopped {
+        if all {
+            // As runc: `--all` still reaches what a dead init left in its
+            // cgroup (containerd's shim runs it on stopped tasks it deletes).
+            return signal_cgroup_leftovers(&record, signal);
+        }
         return Err(Error::WrongState {
             id: id.to_string(),
             status: status.as_str(),
-            action: "kill (it is not running)",
+            // containerd's shim recognises "container not running".
+            action: "kill: container not running",
         });
     }
-    signal_container(&record, signal, all)
+    signal_container(&record, signal, all)?;
+    if status == Status::Paused && signal == libc::SIGKILL {
+        // As runc: a frozen process dies of SIGKILL only once thawed, and
+        // engines (containerd's shim) wait for it to exit.
+        thaw(&record)?;
+    }
+    Ok(())
+}
+
+/// Signals the processes left in a stopped container's cgroup. Only the
+/// cgroup is trusted here: the dead init's pid may have been reused.
+fn signal_cgroup_leftovers(record: &Record, signal: i32) -> Result<()> {
+    use brig_cgroups::CgroupMonitor;
+    let Some(Ok(pids)) = record.cgroup.as_ref().map(|cg| cg.pids()) else {
+        return Ok(());
+    };
+    for pid in pids {
+        if let Some(fd) = proc::ProcessId::of(pid).and_then(|p| p.pidfd()) {
+            proc::signal(&fd, signal)?;
+        }
+    }
+    Ok(())
+}
+
+fn thaw(record: &Record) -> Result<()> {
+    use brig_cgroups::CgroupManager;
+    match record
+        .cgroup
+        .as_ref()
+        .map(|cg| cg.freeze(brig_cgroups::FreezerState::Thawed))
+    {
+        Some(Err(e)) if !e.is_not_found() => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 fn signal_container(record: &Record, signal: i32, all: bool) -> Result<()> {
@@ -188,13 +227,7 @@ fn stop_all(record: &Record) -> Result<()> {
     };
     signal_container(record, libc::SIGKILL, true)?;
     // Frozen processes (a paused container) only die once thawed.
-    if let Some(cg) = &record.cgroup {
-        use brig_cgroups::CgroupManager;
-        match cg.freeze(brig_cgroups::FreezerState::Thawed) {
-            Err(e) if !e.is_not_found() => return Err(e.into()),
-            _ => {}
-        }
-    }
+    thaw(record)?;
     if !proc::wait_exit(&fd, KILL_TIMEOUT)? {
         return Err(Error::sys(
             "waiting for the container to die after SIGKILL",
