@@ -2,7 +2,7 @@
 //! [`Sandbox`].
 //!
 //! Podman is run as a user would, with its runtime chosen by `--runtime`:
-//! `--root`/`--runroot` in the test directory, `--cgroup-manager cgroupfs`
+//! `--root` in the test directory, `--runroot` in the sandbox's `/run`, `--cgroup-manager cgroupfs`
 //! (PID 1 is not systemd), a `containers.conf` (via `CONTAINERS_CONF`) with
 //! the ulimits this machine allows, file locks, file events and directories
 //! of its own. Containers get `--network none` and the test's cgroup parent.
@@ -41,7 +41,7 @@ tmp_dir = "/run/libpod"
 static_dir = "@DIR@/root/libpod"
 volume_path = "@DIR@/root/volumes"
 cgroup_manager = "cgroupfs"
-
+@ENGINE@
 [network]
 network_config_dir = "@DIR@/network"
 "#;
@@ -59,12 +59,20 @@ pub struct Podman {
 impl Podman {
     /// A fresh Podman for the test `tag`, with [`IMPORTED`] imported.
     pub fn new(tag: &str) -> Podman {
+        Podman::with_engine_config(tag, "")
+    }
+
+    /// Like [`Podman::new`], with `engine` appended to containers.conf's
+    /// `[engine]` table (keys, then sub-tables such as `[engine.runtimes]`).
+    pub fn with_engine_config(tag: &str, engine: &str) -> Podman {
         let dir = TestDir::new(&format!("podman-{tag}"));
         let pd = dir.join("podman");
         for sub in ["root", "tmp", "network"] {
             fs::create_dir_all(pd.join(sub)).expect("creating Podman's directories");
         }
-        let conf = CONTAINERS_CONF.replace("@DIR@", &pd.display().to_string());
+        let conf = CONTAINERS_CONF
+            .replace("@DIR@", &pd.display().to_string())
+            .replace("@ENGINE@", engine);
         fs::write(pd.join("containers.conf"), conf).expect("writing containers.conf");
         let podman = Podman {
             sandbox: Sandbox::new(&dir),
