@@ -383,39 +383,39 @@ fn kill_delivers_the_signal_and_rm_force_removes_everything() {
 fn runtime_named_in_containers_conf_with_json_logs() {
     require_clients!("podman", "conmon");
     let brig = runtimes().pop().expect("brig-runtime");
-    // What the README tells users to write: a named runtime, and its name in
-    // runtime_supports_json so that Podman asks it for JSON logs.
+    // What the README tells users to write: brig-runtime named (and made the
+    // default), and its name in runtime_supports_json so that Podman asks it
+    // for JSON logs.
     let engine = format!(
-        "runtime_supports_json = [\"crun\", \"runc\", \"brig\"]\n\
+        "runtime = \"brig\"\n\
+         runtime_supports_json = [\"crun\", \"runc\", \"brig\"]\n\
          [engine.runtimes]\nbrig = [\"{}\"]\n",
         brig.binary.display()
     );
     let podman = Podman::with_engine_config("conf-runtime", &engine);
+    let parent = podman.scope().path();
     let mut seen = Vec::new();
-    for name in ["runc", "brig"] {
-        let parent = podman.scope().path();
-        let run = |cmd: &[&str]| {
-            let mut args = vec![
-                "--runtime",
-                name,
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "--cgroup-parent",
-                &parent,
-                IMAGE,
-            ];
-            args.extend_from_slice(cmd);
-            podman.cmd(&args)
+    for (name, choice) in [("runc", &["--runtime", "runc"][..]), ("brig", &[])] {
+        let run = |args: &[&str]| {
+            let mut all = choice.to_vec();
+            all.extend_from_slice(&["run", "--network", "none", "--cgroup-parent", &parent]);
+            all.extend_from_slice(args);
+            podman.cmd(&all)
         };
-        let ok = run(&["sh", "-c", "echo hi; exit 3"]);
-        let missing = run(&["nosuchcommand"]);
+        let ok = run(&["--rm", IMAGE, "sh", "-c", "echo hi; exit 3"]);
+        let missing = run(&["--rm", IMAGE, "nosuchcommand"]);
         assert!(
             missing.stderr.contains("executable file not found"),
             "{name}: the runtime's error should reach the user:\n{}",
             missing.describe()
         );
+        let container = format!("conf-{name}");
+        run(&["-d", "--name", &container, IMAGE, "sleep", "100"]).assert_ok();
+        let used = podman.inspect(&container, "{{.OCIRuntime}}");
+        podman
+            .cmd(&["rm", "--force", "--time", "0", &container])
+            .assert_ok();
+        assert_eq!(used, name, "the runtime Podman used");
         let observed = (code_and_stdout(&ok), missing.code);
         assert_eq!(observed, ((Some(3), "hi".into()), Some(127)), "{name}");
         seen.push((name, observed));
