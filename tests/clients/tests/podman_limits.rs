@@ -81,3 +81,41 @@ fn pids_limit_caps_the_number_of_processes() {
     }
     agree("--pids-limit 20", &seen);
 }
+
+#[test]
+fn update_changes_the_limits_of_a_running_container() {
+    require_clients!("podman", "conmon");
+    let podman = Podman::new("update");
+    let probe = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; \
+                 cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max";
+    let mut seen = Vec::new();
+    for rt in runtimes() {
+        let name = format!("update-{}", rt.tag());
+        podman
+            .run(
+                &rt,
+                &[
+                    "-d", "--name", &name, "--memory", "32m", "--cpus", "0.5", IMAGE, "sleep",
+                    "1000",
+                ],
+            )
+            .assert_ok();
+        let before = podman.cmd(&["exec", &name, "sh", "-c", probe]);
+        let update = podman.cmd(&["update", "--memory", "64m", "--cpus", "1.5", &name]);
+        let after = podman.cmd(&["exec", &name, "sh", "-c", probe]);
+        let observed = (before.stdout.clone(), update.code, after.stdout.clone());
+        assert_eq!(
+            observed,
+            (
+                "33554432\n50000\n".into(),
+                Some(0),
+                "67108864\n150000\n".into()
+            ),
+            "{}: podman update (runtime update --resources FILE)\n{}",
+            rt.name,
+            update.describe()
+        );
+        seen.push((rt.name, observed));
+    }
+    agree("podman update", &seen);
+}
