@@ -189,3 +189,59 @@ fn seccomp_profiles_are_enforced() {
     }
     agree("seccomp profiles", &seen);
 }
+
+#[test]
+fn exec_and_top_in_a_user_namespace() {
+    require_clients!("podman", "conmon");
+    let podman = Podman::new("userns-exec");
+    let mut seen = Vec::new();
+    for rt in runtimes() {
+        let name = format!("userns-{}", rt.tag());
+        podman
+            .run(
+                &rt,
+                &[
+                    "-d",
+                    "--name",
+                    &name,
+                    "--uidmap",
+                    "0:100000:65536",
+                    "--gidmap",
+                    "0:100000:65536",
+                    IMAGE,
+                    "sleep",
+                    "1000",
+                ],
+            )
+            .assert_ok();
+        let exec = podman.cmd(&[
+            "exec", &name, "sh", "-c",
+            "awk '{print $1, $2, $3}' /proc/self/uid_map; id -u; touch /from-exec && stat -c %u /from-exec",
+        ]);
+        // The host's view: the container's root is host uid 100000.
+        let top = podman.cmd(&["top", &name, "user", "huser"]);
+        let observed = (
+            code_and_stdout_of(&exec),
+            top.stdout
+                .lines()
+                .nth(1)
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")),
+        );
+        assert_eq!(
+            observed,
+            (
+                (Some(0), "0 100000 65536\n0\n0".to_owned()),
+                Some("root 100000".to_owned())
+            ),
+            "{}: exec and top in a container with a uid map\n{}",
+            rt.name,
+            top.describe()
+        );
+        seen.push((rt.name, observed));
+    }
+    agree("exec/top with --uidmap", &seen);
+}
+
+fn code_and_stdout_of(out: &brig_testkit::CmdOutput) -> (Option<i32>, String) {
+    (out.code, out.stdout.trim().to_owned())
+}
