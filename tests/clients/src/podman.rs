@@ -128,6 +128,13 @@ impl Podman {
         self.cmd_with_timeout(args, Duration::from_secs(60))
     }
 
+    /// Runs `podman args...` with `files` open read-write as its
+    /// descriptors 3, 4, ... (for `--preserve-fds`).
+    pub fn cmd_with_fds(&self, args: &[&str], files: &[PathBuf]) -> CmdOutput {
+        let inv = self.sandbox.invocation(self.argv(args)).extra_fds(files);
+        self.sandbox.run(&self.with_env(inv))
+    }
+
     /// Runs `podman args...` with a time limit.
     pub fn cmd_with_timeout(&self, args: &[&str], timeout: Duration) -> CmdOutput {
         let inv = self.sandbox.invocation(self.argv(args)).timeout(timeout);

@@ -422,3 +422,52 @@ fn runtime_named_in_containers_conf_with_json_logs() {
     }
     agree("runtime named in containers.conf", &seen);
 }
+
+#[test]
+fn preserve_fds_passes_descriptors_into_the_container() {
+    require_clients!("podman", "conmon");
+    let podman = Podman::new("preserve-fds");
+    let parent = podman.scope().path();
+    let mut seen = Vec::new();
+    for rt in runtimes() {
+        let file = podman.dir().join(format!("fd3-{}", rt.tag()));
+        std::fs::write(&file, "").unwrap();
+        let runtime = rt.binary.display().to_string();
+        let out = podman.cmd_with_fds(
+            &[
+                "--runtime",
+                &runtime,
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--cgroup-parent",
+                &parent,
+                "--preserve-fds",
+                "1",
+                IMAGE,
+                "sh",
+                "-c",
+                "echo written-through-fd3 >&3 && ls /proc/self/fd | sort -n | tr '\\n' ' '",
+            ],
+            std::slice::from_ref(&file),
+        );
+        let observed = (
+            code_and_stdout(&out),
+            std::fs::read_to_string(&file).unwrap_or_default(),
+        );
+        assert_eq!(
+            observed,
+            (
+                // 4 is ls's own handle on /proc/self/fd: nothing else leaked in.
+                (Some(0), "0 1 2 3 4".to_owned()),
+                "written-through-fd3\n".to_owned()
+            ),
+            "{}: --preserve-fds 1\n{}",
+            rt.name,
+            out.describe()
+        );
+        seen.push((rt.name, observed));
+    }
+    agree("--preserve-fds", &seen);
+}
