@@ -20,6 +20,7 @@ pub mod process;
 pub mod report;
 pub mod rootfs;
 pub mod run;
+pub mod seccomp;
 pub mod signal;
 pub mod spec;
 pub mod state;

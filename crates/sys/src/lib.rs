@@ -11,6 +11,7 @@ pub mod fd;
 pub mod keyring;
 pub mod mount;
 pub mod process;
+pub mod sched;
 pub mod seccomp;
 pub mod signal;
 

@@ -1,6 +1,8 @@
-//! Loading a compiled seccomp BPF program.
+//! Loading a compiled seccomp BPF program, and asking the kernel what its
+//! seccomp supports. Program *generation* lives in brig-runtime.
 
 use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
 
 /// One classic-BPF instruction, as the kernel's `struct sock_filter`.
 #[repr(C)]
@@ -12,11 +14,26 @@ pub struct SockFilter {
     pub k: u32,
 }
 
+/// `SECCOMP_FILTER_FLAG_TSYNC`: install on every thread of the process.
+pub const FLAG_TSYNC: u32 = 1;
+/// `SECCOMP_FILTER_FLAG_LOG`: log every action but `SECCOMP_RET_ALLOW`.
+pub const FLAG_LOG: u32 = 2;
+/// `SECCOMP_FILTER_FLAG_SPEC_ALLOW`: keep Speculative Store Bypass mitigation off.
+pub const FLAG_SPEC_ALLOW: u32 = 4;
+/// `SECCOMP_FILTER_FLAG_NEW_LISTENER`: return a user-notification descriptor.
+pub const FLAG_NEW_LISTENER: u32 = 8;
+/// `SECCOMP_FILTER_FLAG_TSYNC_ESRCH`: TSYNC failures return ESRCH (needed with NEW_LISTENER).
+pub const FLAG_TSYNC_ESRCH: u32 = 16;
+/// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`: a notified task waits killably (Linux 5.19).
+pub const FLAG_WAIT_KILLABLE_RECV: u32 = 32;
+
+const SET_MODE_FILTER: libc::c_long = 1;
+const GET_ACTION_AVAIL: libc::c_long = 2;
+
 /// Installs `program` as a seccomp filter for the calling thread with the
-/// given `SECCOMP_FILTER_FLAG_*` flags. With `SECCOMP_FILTER_FLAG_NEW_LISTENER`
-/// the kernel returns a notification fd, which is returned here.
-pub fn load_filter(program: &[SockFilter], flags: u32) -> io::Result<Option<std::os::fd::OwnedFd>> {
-    use std::os::fd::FromRawFd;
+/// given `SECCOMP_FILTER_FLAG_*` flags. With [`FLAG_NEW_LISTENER`] the kernel
+/// returns a notification descriptor (close-on-exec), which is returned here.
+pub fn load_filter(program: &[SockFilter], flags: u32) -> io::Result<Option<OwnedFd>> {
     let len =
         u16::try_from(program.len()).map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?;
     let prog = libc::sock_fprog {
@@ -28,7 +45,7 @@ pub fn load_filter(program: &[SockFilter], flags: u32) -> io::Result<Option<std:
     let ret = unsafe {
         libc::syscall(
             libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
+            SET_MODE_FILTER,
             flags,
             &prog as *const libc::sock_fprog,
         )
@@ -36,11 +53,76 @@ pub fn load_filter(program: &[SockFilter], flags: u32) -> io::Result<Option<std:
     if ret < 0 {
         return Err(io::Error::last_os_error());
     }
-    if flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32 != 0 {
+    if flags & FLAG_NEW_LISTENER != 0 {
         // SAFETY: with NEW_LISTENER the kernel returned a fresh fd we now own.
-        return Ok(Some(unsafe {
-            std::os::fd::OwnedFd::from_raw_fd(ret as i32)
-        }));
+        return Ok(Some(unsafe { OwnedFd::from_raw_fd(ret as i32) }));
     }
     Ok(None)
+}
+
+/// Whether the running kernel knows the filter flag `flag`. Installs nothing:
+/// a NULL program fails with EFAULT once the flags were accepted, and with
+/// EINVAL when they were not.
+pub fn filter_flag_supported(flag: u32) -> bool {
+    // SAFETY: a NULL program pointer is never dereferenced by us; the kernel
+    // validates flags first and then fails the copy of the program (EFAULT).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SET_MODE_FILTER,
+            flag,
+            std::ptr::null::<libc::sock_fprog>(),
+        )
+    };
+    ret < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
+}
+
+/// Whether the kernel implements the action `ret` (a `SECCOMP_RET_*` value
+/// without data), via `SECCOMP_GET_ACTION_AVAIL`.
+pub fn action_available(ret: u32) -> bool {
+    let action = ret;
+    // SAFETY: the kernel reads one u32 from `&action`, which lives across the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            GET_ACTION_AVAIL,
+            0u32,
+            &action as *const u32,
+        )
+    };
+    rc == 0
+}
+
+/// The calling thread's seccomp mode (0 none, 1 strict, 2 filter).
+pub fn mode() -> io::Result<u32> {
+    // SAFETY: PR_GET_SECCOMP takes no pointer arguments.
+    let ret = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0u64, 0u64, 0u64, 0u64) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ret as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sock_filter_has_the_kernel_layout() {
+        assert_eq!(std::mem::size_of::<SockFilter>(), 8);
+        assert_eq!(
+            std::mem::size_of::<SockFilter>(),
+            std::mem::size_of::<libc::sock_filter>()
+        );
+    }
+
+    #[test]
+    fn probes_answer_without_installing_anything() {
+        // Every kernel with seccomp(2) knows TSYNC and the ALLOW action.
+        assert!(filter_flag_supported(FLAG_TSYNC));
+        assert!(!filter_flag_supported(1 << 30));
+        assert!(action_available(0x7fff_0000));
+        assert!(!action_available(0x1234_0000));
+        assert!(mode().unwrap() <= 2);
+    }
 }
