@@ -146,8 +146,10 @@ fn fork_bomb_stops_at_the_pids_limit() {
     let ps = rt.cmd(&["ps", "--format", "json", &id]);
     ps.assert_ok();
     let pids: Vec<i64> = serde_json::from_str(ps.stdout.trim()).expect("ps json");
+    // Shells that cannot fork exit, so how many survive varies; never more than 16.
+    let init = rt.state_of(&id).pid.expect("init pid");
     assert!(
-        (2..=16).contains(&pids.len()),
+        pids.len() <= 16 && pids.contains(&init),
         "{} processes: {pids:?}",
         pids.len()
     );
