@@ -60,6 +60,7 @@ pub fn default_spec(rootless: bool, uid: u32, gid: u32) -> Value {
         "namespaces": [],
         "maskedPaths": MASKED_PATHS,
         "readonlyPaths": READONLY_PATHS,
+        "seccomp": crate::seccomp::default_profile::docker_default(CAPS),
     });
     if rootless {
         // An unprivileged user can neither mount sysfs nor write device cgroups.

@@ -101,6 +101,8 @@ pub(crate) fn create_with_console(
         },
     )?;
     crate::idmap::validate(&bundle.spec, &config)?;
+    // Last of the plans: with SCMP_ACT_NOTIFY it connects to the seccomp agent.
+    let process = process.confine(&bundle.spec, process_spec, &config)?;
     let console = match console {
         Some(c) => Some(c),
         None => connect_console(opts, process.terminal)?,
@@ -194,7 +196,8 @@ pub(crate) fn create_with_console(
 fn drive_init(chan: &Channel, record: &Record) -> Result<()> {
     let hooks = record.config.hooks().as_ref();
     let needs_state = !hooks::of(hooks, HookKind::CreateContainer).is_empty()
-        || !hooks::of(hooks, HookKind::StartContainer).is_empty();
+        || !hooks::of(hooks, HookKind::StartContainer).is_empty()
+        || crate::seccomp::notifies(&record.config);
     let hook_state = if needs_state {
         report::oci_state_json(record, "created")
     } else {

@@ -74,6 +74,13 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     })?;
     let config = dir.path.join("exec process");
     let plan = ProcessPlan::from_spec(&opts.process, &config, crate::caps::last_cap())?;
+    let plan = plan.confine(&record.config, &opts.process, &config)?;
+    // A seccomp agent gets the container's state with the listener.
+    let agent_state = if plan.notifies_agent() {
+        crate::report::oci_state_json(&record, "running")
+    } else {
+        String::new()
+    };
     let ns = differing_namespaces(init.pid);
     let sigfd = if opts.detach {
         None
@@ -99,6 +106,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
                 plan: &plan,
                 console: console.as_ref().map(|c| c.as_fd()),
                 preserve_fds: opts.preserve_fds,
+                agent_state: &agent_state,
             };
             if !matches!(child_end.recv::<ToInit>(), Ok(Some(ToInit::Go { .. }))) {
                 brig_sys::process::exit_immediately(1);
@@ -109,6 +117,8 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     };
     drop(child_end);
     drop(dir);
+    // Our copy of a seccomp agent's connection: only the child may send on it.
+    drop(plan);
     // Into the container's cgroup before the child may exec.
     if let Some(cg) = &record.cgroup {
         use brig_cgroups::CgroupManager;
@@ -188,6 +198,7 @@ struct ExecChild<'a> {
     plan: &'a ProcessPlan,
     console: Option<BorrowedFd<'a>>,
     preserve_fds: u32,
+    agent_state: &'a str,
 }
 
 fn child_main(ctx: &ExecChild<'_>, chan: &Channel) -> ! {
@@ -211,6 +222,7 @@ fn fail(stage: &str, err: impl Into<std::io::Error>) -> WireError {
 fn child_run(ctx: &ExecChild<'_>) -> std::result::Result<Infallible, WireError> {
     // Non-dumpable before entering: the container must not reach our binary via /proc/<pid>/exe.
     brig_sys::caps::set_dumpable(false).map_err(|e| fail("making the process non-dumpable", e))?;
+    let agent_pid = ctx.plan.agent_pid();
     if !ctx.ns.is_empty() {
         rustix::thread::move_into_thread_name_spaces(ctx.pidfd, ctx.ns)
             .map_err(|e| fail("joining the container's namespaces", e))?;
@@ -251,10 +263,14 @@ fn child_run(ctx: &ExecChild<'_>) -> std::result::Result<Infallible, WireError> 
                 message,
             }
         })?;
+    let env = super::plan::final_env(&plan.env, &[], plan.creds.uid);
+    plan.confine_before_creds(ctx.agent_state, agent_pid)
+        .map_err(|(step, e)| fail(step, e))?;
     plan.creds.apply(true).map_err(|(step, e)| fail(step, e))?;
     brig_sys::fd::cloexec_from(3 + ctx.preserve_fds).map_err(|e| fail("closing descriptors", e))?;
     brig_sys::signal::reset_all().map_err(|e| fail("resetting signals", e))?;
-    let env = super::plan::final_env(&plan.env, &[], plan.creds.uid);
+    plan.confine_last(ctx.agent_state, agent_pid)
+        .map_err(|(step, e)| fail(step, e))?;
     Err(fail(
         "starting container process",
         brig_sys::execve(&program, &plan.args, &env),

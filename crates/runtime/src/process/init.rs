@@ -77,6 +77,7 @@ fn run(ctx: &InitContext<'_>, chan: &Channel) -> Result<Infallible, WireError> {
     };
     // Until exec, /proc/1/exe is the runtime binary: keep other container processes away from it.
     brig_sys::caps::set_dumpable(false).map_err(|e| wire("making init non-dumpable", e))?;
+    let agent_pid = ctx.process.agent_pid();
     enter_namespaces(ctx)?;
     if ctx.ns.creates(LinuxNamespaceType::Cgroup) {
         brig_sys::process::unshare(libc::CLONE_NEWCGROUP as u64)
@@ -121,7 +122,7 @@ fn run(ctx: &InitContext<'_>, chan: &Channel) -> Result<Infallible, WireError> {
     wait_for_start(ctx.fifo)?;
     hooks::run_all(hooks, HookKind::StartContainer, hook_state.as_bytes())
         .map_err(|e| wire_msg("running startContainer hooks", e))?;
-    exec(ctx, &program)
+    exec(ctx, &program, &hook_state, agent_pid)
 }
 
 fn send(chan: &Channel, msg: &ToParent) -> Result<(), WireError> {
@@ -244,8 +245,17 @@ fn wait_for_start(fifo: BorrowedFd<'_>) -> Result<(), WireError> {
     }
 }
 
-fn exec(ctx: &InitContext<'_>, program: &CString) -> Result<Infallible, WireError> {
+fn exec(
+    ctx: &InitContext<'_>,
+    program: &CString,
+    state: &str,
+    agent_pid: i32,
+) -> Result<Infallible, WireError> {
     let process = ctx.process;
+    let env = super::plan::final_env(&process.env, &ctx.extra_env, process.creds.uid);
+    process
+        .confine_before_creds(state, agent_pid)
+        .map_err(|(step, e)| wire(step, e))?;
     let setgroups = !ctx.ns.creates(LinuxNamespaceType::User) || setgroups_allowed();
     process
         .creds
@@ -253,7 +263,9 @@ fn exec(ctx: &InitContext<'_>, program: &CString) -> Result<Infallible, WireErro
         .map_err(|(step, e)| wire(step, e))?;
     brig_sys::fd::cloexec_from(3 + ctx.preserve_fds).map_err(|e| wire("closing descriptors", e))?;
     brig_sys::signal::reset_all().map_err(|e| wire("resetting signals", e))?;
-    let env = super::plan::final_env(&process.env, &ctx.extra_env, process.creds.uid);
+    process
+        .confine_last(state, agent_pid)
+        .map_err(|(step, e)| wire(step, e))?;
     let err = brig_sys::execve(program, &process.args, &env);
     Err(wire("starting container process", err))
 }

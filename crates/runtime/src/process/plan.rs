@@ -4,11 +4,14 @@
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{PosixRlimit, Process};
+use oci_spec::runtime::{PosixRlimit, Process, Spec};
 
 use crate::bundle::config_error;
 use crate::creds::Creds;
 use crate::error::{Error, Result};
+use crate::lsm::LsmPlan;
+use crate::sched::SchedPlan;
+use crate::seccomp::Filter;
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -21,7 +24,14 @@ pub struct ProcessPlan {
     pub rlimits: Vec<(rustix::process::Resource, u64, u64)>,
     pub oom_score_adj: Option<i32>,
     pub creds: Creds,
+    /// Set by [`ProcessPlan::confine`]: applied right before execve.
+    pub seccomp: Option<Filter>,
+    pub lsm: LsmPlan,
+    pub sched: SchedPlan,
 }
+
+/// A step of the last moments before execve that failed, and why.
+pub(crate) type StepError = (&'static str, std::io::Error);
 
 impl ProcessPlan {
     pub fn from_spec(process: &Process, config: &Path, last_cap: u32) -> Result<Self> {
@@ -59,7 +69,57 @@ impl ProcessPlan {
             rlimits,
             oom_score_adj: process.oom_score_adj(),
             creds: Creds::from_process(process, last_cap),
+            seccomp: None,
+            lsm: LsmPlan::default(),
+            sched: SchedPlan::default(),
         })
+    }
+
+    /// Adds what `spec` (seccomp, personality) and `process` (AppArmor,
+    /// SELinux, scheduler, I/O priority) ask for, checked and compiled here in
+    /// the parent so that a mistake fails before anything exists. With
+    /// SCMP_ACT_NOTIFY this also connects to the seccomp agent.
+    pub fn confine(mut self, spec: &Spec, process: &Process, config: &Path) -> Result<Self> {
+        let linux = spec.linux().as_ref();
+        self.lsm = LsmPlan::from_spec(process, linux, config)?;
+        self.sched = SchedPlan::from_spec(process, linux, config)?;
+        self.seccomp = crate::seccomp::plan(spec, config)?;
+        Ok(self)
+    }
+
+    /// Whether a seccomp agent gets the listener (and so the container's state).
+    pub fn notifies_agent(&self) -> bool {
+        self.seccomp.as_ref().is_some_and(Filter::notifies)
+    }
+
+    /// This process's pid as the runtime sees it, for the seccomp agent (0
+    /// without one). Call before the container's /proc is mounted or joined.
+    pub(crate) fn agent_pid(&self) -> i32 {
+        if self.notifies_agent() {
+            crate::seccomp::notify::host_pid().unwrap_or(0)
+        } else {
+            0
+        }
+    }
+
+    /// Labels, scheduling, and seccomp when it must come before the identity
+    /// switch: run while the process still has its privileges. `state` and
+    /// `pid` go to a seccomp agent.
+    pub(crate) fn confine_before_creds(&self, state: &str, pid: i32) -> Result<(), StepError> {
+        self.lsm.apply()?;
+        self.sched.apply()?;
+        match &self.seccomp {
+            Some(filter) if Filter::load_before_creds(&self.creds) => install(filter, state, pid),
+            _ => Ok(()),
+        }
+    }
+
+    /// seccomp as late as possible, right before execve (unless loaded earlier).
+    pub(crate) fn confine_last(&self, state: &str, pid: i32) -> Result<(), StepError> {
+        match &self.seccomp {
+            Some(filter) if !Filter::load_before_creds(&self.creds) => install(filter, state, pid),
+            _ => Ok(()),
+        }
     }
 
     /// The value of `PATH` in the program's environment.
@@ -70,6 +130,17 @@ impl ProcessPlan {
             .find_map(|kv| kv.strip_prefix("PATH="))
             .unwrap_or(DEFAULT_PATH)
     }
+}
+
+fn install(filter: &Filter, state: &str, pid: i32) -> Result<(), StepError> {
+    use crate::seccomp::InstallError as E;
+    filter.install(state, pid).map_err(|e| match e {
+        E::Load(e) => ("loading the seccomp filter", e),
+        E::Agent(e) => (
+            "sending the seccomp listener to linux.seccomp.listenerPath",
+            e,
+        ),
+    })
 }
 
 fn cstrings(items: &[String], config: &Path, field: &str) -> Result<Vec<CString>> {

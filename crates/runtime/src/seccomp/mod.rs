@@ -173,6 +173,20 @@ fn check_actions(
     Ok(())
 }
 
+/// Whether `spec`'s `linux.seccomp` uses SCMP_ACT_NOTIFY (the container's
+/// process then needs the state document for the agent).
+pub fn notifies(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .and_then(|s| s.syscalls().as_ref())
+        .is_some_and(|calls| {
+            calls
+                .iter()
+                .any(|c| c.action() == oci_spec::runtime::LinuxSeccompAction::ScmpActNotify)
+        })
+}
+
 /// The filter `linux.seccomp` of `spec` asks for (none without the field),
 /// compiled for the running kernel, with the agent connected when
 /// SCMP_ACT_NOTIFY is used. Errors name `config` and the field.
