@@ -6,17 +6,29 @@
 //!   defaults ([`caps`], [`seccomp`]);
 //! - [`lock`], [`proc`]: per-container locks and process identities.
 
+pub mod attach;
 pub mod caps;
+pub mod cleanup;
 pub mod config;
+pub mod ctx;
 pub mod db;
+pub mod engine;
 pub mod error;
 pub mod health;
+pub mod host;
+pub mod hostfiles;
 pub mod image_config;
 pub mod lock;
+pub mod logs;
+pub mod monitor;
+pub mod network;
+pub mod ops;
 pub mod options;
 pub mod paths;
 pub mod proc;
 pub mod record;
+pub mod rootfs;
+pub mod runtime;
 pub mod seccomp;
 pub mod spec;
 pub mod time;
@@ -25,4 +37,10 @@ pub mod users;
 #[cfg(test)]
 mod testutil;
 
+pub use engine::{Engine, EngineOptions};
 pub use error::{Error, ErrorKind, Result};
+pub use monitor::{MonitorLauncher, run_from_env as run_monitor};
+pub use ops::create::Created;
+pub use ops::lifecycle::WaitCondition;
+pub use ops::logs::LogOptions;
+pub use options::CreateOptions;

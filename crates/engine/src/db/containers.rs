@@ -276,4 +276,16 @@ impl Db {
             Ok(start as u32)
         })
     }
+
+    /// The container's host ID range (`--userns auto`), if it has one.
+    pub fn userns_range(&self, id: &str) -> Result<Option<(u32, u32)>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT host_start, size FROM container_userns WHERE container_id = ?1",
+                [id],
+                |r| Ok((r.get::<_, i64>(0)? as u32, r.get::<_, i64>(1)? as u32)),
+            )
+            .optional()?)
+        })
+    }
 }

@@ -95,6 +95,13 @@ impl Db {
         &self.path
     }
 
+    /// Limits SQLite's page cache (the monitor keeps its connection for
+    /// the container's life and needs little).
+    pub fn set_cache_kib(&self, kib: i64) {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = conn.pragma_update(None, "cache_size", -kib);
+    }
+
     fn migrate(&self) -> Result<()> {
         self.write(|tx| {
             tx.execute_batch(

@@ -12,9 +12,6 @@ use super::mounts::INIT_PATH;
 use crate::caps;
 use crate::error::{Error, Result};
 
-/// Open files when no `--ulimit nofile` is given (Docker's current default).
-const DEFAULT_NOFILE: (u64, u64) = (1024, 524_288);
-
 fn spec_err(what: &str) -> impl Fn(oci_spec::OciSpecError) -> Error + '_ {
     move |e| Error::Spec(format!("{what}: {e}"))
 }
@@ -83,16 +80,16 @@ fn rlimit(name: &str, soft: u64, hard: u64) -> Result<PosixRlimit> {
         .map_err(spec_err("rlimit"))
 }
 
+/// `--ulimit`s; other limits are inherited from the engine (as Docker
+/// inherits the daemon's): raising a hard limit could fail in the runtime.
 fn rlimits(input: &SpecInput<'_>) -> Result<Vec<PosixRlimit>> {
-    let ulimits = &input.config.resources.ulimits;
-    let mut out = Vec::new();
-    if !ulimits.iter().any(|u| u.name == "nofile") {
-        out.push(rlimit("nofile", DEFAULT_NOFILE.0, DEFAULT_NOFILE.1)?);
-    }
-    for u in ulimits {
-        out.push(rlimit(&u.name, u.soft, u.hard)?);
-    }
-    Ok(out)
+    input
+        .config
+        .resources
+        .ulimits
+        .iter()
+        .map(|u| rlimit(&u.name, u.soft, u.hard))
+        .collect()
 }
 
 fn environment(input: &SpecInput<'_>) -> Vec<String> {

@@ -1,0 +1,134 @@
+//! Undoing a container, step by step and idempotently, so that an
+//! interrupted `rm`, a crashed `run` or a reboot is finished by whoever
+//! comes next (each step succeeds when there is nothing left to do).
+
+use brig_cgroups::{AnyManager, CgroupManager};
+use brig_snapshot::Snapshotter;
+
+use crate::config::MountConfig;
+use crate::ctx::Ctx;
+use crate::error::{Error, IoContext, Result};
+use crate::record::ContainerRecord;
+use crate::rootfs;
+
+/// The cgroup path brig gives every container.
+pub fn cgroups_path(id: &str) -> String {
+    format!("/brig/{id}")
+}
+
+/// Ends what is left of a container's last run: the runtime's record, any
+/// process still in its cgroup, the cgroup and the root filesystem mount.
+/// Only for containers that must not run.
+pub fn release_run(ctx: &Ctx, rec: &ContainerRecord) -> Result<()> {
+    let runtime = ctx.runtime(rec);
+    let _ = runtime.delete(&rec.id, true);
+    // After /run was wiped the runtime knows nothing; the cgroup still does.
+    if let Ok(cg) = AnyManager::for_container(Some(&cgroups_path(&rec.id)), &rec.id, false) {
+        cg.remove()?;
+    }
+    rootfs::unmount_all(&ctx.paths.rootfs(&rec.id))
+}
+
+/// Removes the monitor's socket files (its own exit, or a dead monitor's).
+pub fn remove_sockets(ctx: &Ctx, id: &str) {
+    for sock in [ctx.paths.attach_socket(id), ctx.paths.console_socket(id)] {
+        let _ = std::fs::remove_file(sock);
+    }
+}
+
+/// Removes a container completely: its run, snapshot, bundle, anonymous
+/// volumes (with `volumes`), record and lock.
+pub fn remove_container(ctx: &Ctx, rec: &ContainerRecord, volumes: bool) -> Result<()> {
+    release_run(ctx, rec)?;
+    remove_sockets(ctx, &rec.id);
+    let rootfs = ctx.paths.rootfs(&rec.id);
+    if rootfs::is_mount_point(&rootfs) {
+        // Never delete through a mount: that would delete the container's files.
+        return Err(Error::io(
+            "unmount",
+            &rootfs,
+            std::io::Error::other("still mounted; unmount it and retry rm"),
+        ));
+    }
+    match ctx.snapshotter()?.remove(&rec.id) {
+        Ok(()) | Err(brig_snapshot::Error::SnapshotNotFound { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let bundle = ctx.paths.bundle(&rec.id);
+    match std::fs::remove_dir_all(&bundle) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(Error::io("remove", bundle, e));
+        }
+        _ => {}
+    }
+    if volumes {
+        remove_anonymous_volumes(ctx, rec)?;
+    }
+    ctx.db.delete_container(&rec.id)?;
+    crate::lock::ContainerLock::remove_file(&ctx.paths.locks_dir(), &rec.id);
+    ctx.event(rec, "destroy", &[]);
+    Ok(())
+}
+
+fn remove_anonymous_volumes(ctx: &Ctx, rec: &ContainerRecord) -> Result<()> {
+    let others = ctx.db.containers()?;
+    for m in &rec.config.mounts {
+        let MountConfig::Volume {
+            name,
+            anonymous: true,
+            ..
+        } = m
+        else {
+            continue;
+        };
+        let used = others
+            .iter()
+            .filter(|c| c.id != rec.id)
+            .any(|c| uses_volume(c, name));
+        if !used {
+            remove_volume_data(ctx, name)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a container mounts volume `name`.
+pub fn uses_volume(rec: &ContainerRecord, name: &str) -> bool {
+    rec.config
+        .mounts
+        .iter()
+        .any(|m| matches!(m, MountConfig::Volume { name: n, .. } if n == name))
+}
+
+/// Deletes a volume's directory and record.
+pub fn remove_volume_data(ctx: &Ctx, name: &str) -> Result<()> {
+    let dir = ctx.paths.volumes_dir().join(name);
+    match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(Error::io("remove volume", dir, e));
+        }
+        _ => {}
+    }
+    if ctx.db.delete_volume(name)? {
+        ctx.object_event("volume", name, "destroy");
+    }
+    Ok(())
+}
+
+/// Creates a volume's directory (and record) unless it exists.
+pub fn ensure_volume(ctx: &Ctx, name: &str, anonymous: bool) -> Result<bool> {
+    let data = ctx.paths.volume_data(name);
+    std::fs::create_dir_all(&data).ctx("create volume", &data)?;
+    let created = ctx.db.insert_volume(&crate::db::VolumeRecord {
+        name: name.to_owned(),
+        created_at: crate::time::now_ns(),
+        labels: Default::default(),
+        options: Default::default(),
+        anonymous,
+        seeded: false,
+    })?;
+    if created {
+        ctx.object_event("volume", name, "create");
+    }
+    Ok(created)
+}

@@ -1,0 +1,215 @@
+//! One start of the container: mount its root filesystem, seed volumes,
+//! resolve its user, check its command, write the OCI config, run the
+//! runtime's `create`, attach the network, then `start`.
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::time::Duration;
+
+use brig_snapshot::Snapshotter;
+
+use super::io::{self, Held};
+use super::run::Monitor;
+use crate::config::MountConfig;
+use crate::error::{Error, IoContext, Result};
+use crate::health::Health;
+use crate::network::{self, NetworkContext};
+use crate::proc::ProcessId;
+use crate::record::{ContainerRecord, State};
+use crate::rootfs::{self, Root};
+use crate::spec::{self, SpecInput};
+use crate::users::{self, ResolvedUser};
+
+/// Largest `/etc/passwd` or `/etc/group` read.
+const MAX_ACCOUNT_FILE: u64 = 4 << 20;
+/// How long a foreground `run` may take to attach.
+const ATTACH_WAIT: Duration = Duration::from_secs(60);
+
+/// A started container.
+#[derive(Debug)]
+pub(super) struct Running {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+    pub held: Held,
+}
+
+/// Unmounts the root filesystem unless disarmed (a failed start).
+struct MountedRoot<'a> {
+    path: &'a Path,
+    armed: bool,
+}
+
+impl Drop for MountedRoot<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = rootfs::unmount_all(self.path);
+        }
+    }
+}
+
+/// Starts the container once. `first` is the monitor's first start (the
+/// one its caller waits for).
+pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
+    let rec = m
+        .ctx
+        .db
+        .container(&m.id)?
+        .ok_or_else(|| Error::NoSuchContainer(m.id.clone()))?;
+    let runtime = m.ctx.runtime(&rec);
+    let rootfs_path = m.ctx.paths.rootfs(&rec.id);
+    let bundle = m.ctx.paths.bundle(&rec.id);
+    // Whatever a crashed earlier run left behind.
+    let _ = runtime.delete(&rec.id, true);
+    rootfs::unmount_all(&rootfs_path)?;
+    std::fs::create_dir_all(&rootfs_path).ctx("create directory", &rootfs_path)?;
+    for spec in m.ctx.snapshotter()?.mounts(&rec.id)? {
+        spec.mount_at(&rootfs_path)?;
+    }
+    let mut mounted = MountedRoot {
+        path: &rootfs_path,
+        armed: true,
+    };
+    let root = Root::open(&rootfs_path)?;
+    seed_volumes(m, &rec, &root)?;
+    let user = resolve_user(&rec, &root)?;
+    rootfs::check_command(
+        &root,
+        &rec.config.args[0],
+        &rec.config.env,
+        &rec.config.working_dir,
+    )?;
+    drop(root);
+    write_config(m, &rec, &user, &bundle)?;
+    crate::hostfiles::write(&bundle, &rec.config.hostname, &rec.config.network)?;
+
+    let console = m.ctx.paths.console_socket(&rec.id);
+    let (create_io, pending) = io::prepare(rec.config.tty, rec.config.open_stdin, &console)?;
+    let pid_file = bundle.join("init.pid");
+    let _ = std::fs::remove_file(&pid_file);
+    runtime.create(
+        &rec.id,
+        &bundle,
+        &pid_file,
+        &m.ctx.paths.runtime_log(&rec.id),
+        create_io,
+    )?;
+    let created = (|| {
+        let held = pending.finish(&console)?;
+        let pid = read_pid(&pid_file)?;
+        let pidfd = rustix::process::pidfd_open(
+            rustix::process::Pid::from_raw(pid)
+                .ok_or_else(|| Error::Spec("bad init pid".into()))?,
+            rustix::process::PidfdFlags::empty(),
+        )
+        .ctx("watch the container's init", format!("/proc/{pid}"))?;
+        network::for_mode(&rec.config.network).attach(&NetworkContext {
+            id: &rec.id,
+            name: &rec.name,
+            hostname: &rec.config.hostname,
+            netns: format!("/proc/{pid}/ns/net").into(),
+            ports: &rec.config.ports,
+        })?;
+        if first && m.args.attach_wait {
+            m.ready.send(Ok(()));
+            m.clients.wait_for_first(ATTACH_WAIT);
+        }
+        runtime.start(&rec.id)?;
+        Ok(Running { pid, pidfd, held })
+    })();
+    let running = match created {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = runtime.delete(&rec.id, true);
+            return Err(e);
+        }
+    };
+    record_running(m, &rec, running.pid)?;
+    mounted.armed = false;
+    m.ready.send(Ok(()));
+    Ok(running)
+}
+
+fn resolve_user(rec: &ContainerRecord, root: &Root) -> Result<ResolvedUser> {
+    let passwd = root
+        .read_to_string("/etc/passwd", MAX_ACCOUNT_FILE)?
+        .unwrap_or_default();
+    let group = root
+        .read_to_string("/etc/group", MAX_ACCOUNT_FILE)?
+        .unwrap_or_default();
+    users::resolve_user(&rec.config.user, &rec.config.group_add, &passwd, &group)
+}
+
+/// Named volumes start with the image's files at their mount point (once).
+fn seed_volumes(m: &Monitor, rec: &ContainerRecord, root: &Root) -> Result<()> {
+    for mount in &rec.config.mounts {
+        let MountConfig::Volume {
+            name,
+            target,
+            copy_up: true,
+            ..
+        } = mount
+        else {
+            continue;
+        };
+        let data = m.ctx.paths.volume_data(name);
+        crate::cleanup::ensure_volume(&m.ctx, name, false)?;
+        let already = m.ctx.db.volume(name)?.is_some_and(|v| v.seeded);
+        let empty = std::fs::read_dir(&data)
+            .ctx("list", &data)?
+            .next()
+            .is_none();
+        if !already && empty {
+            rootfs::copy_into_volume(root, target, &data)?;
+        }
+        m.ctx.db.mark_volume_seeded(name)?;
+    }
+    Ok(())
+}
+
+fn write_config(
+    m: &Monitor,
+    rec: &ContainerRecord,
+    user: &ResolvedUser,
+    bundle: &Path,
+) -> Result<()> {
+    let host = m.host_facts(rec.config.security.privileged);
+    let userns = m.ctx.db.userns_range(&rec.id)?;
+    let spec = spec::generate(&SpecInput {
+        id: &rec.id,
+        name: &rec.name,
+        config: &rec.config,
+        user,
+        host: &host,
+        paths: &m.ctx.paths,
+        userns,
+    })?;
+    let json = serde_json::to_vec_pretty(&spec).map_err(|e| Error::json("config.json", e))?;
+    let tmp = bundle.join("config.json.tmp");
+    let path = bundle.join("config.json");
+    std::fs::write(&tmp, json).ctx("write", &tmp)?;
+    std::fs::rename(&tmp, &path).ctx("rename into place", &path)
+}
+
+fn read_pid(path: &Path) -> Result<i32> {
+    let text = std::fs::read_to_string(path).ctx("read", path)?;
+    text.trim()
+        .parse()
+        .map_err(|_| Error::io("parse", path, std::io::Error::other("not a PID")))
+}
+
+fn record_running(m: &Monitor, rec: &ContainerRecord, pid: i32) -> Result<()> {
+    let health = rec.config.healthcheck.as_ref().map(|_| Health::default());
+    m.ctx.db.modify(&rec.id, |r| {
+        r.state = State::Running;
+        r.pid = Some(pid);
+        r.monitor = Some(ProcessId::current());
+        r.started_at = Some(crate::time::now_ns());
+        r.exit_code = None;
+        r.oom_killed = false;
+        r.error = None;
+        r.health = health;
+        Ok(())
+    })?;
+    m.ctx.event(rec, "start", &[]);
+    Ok(())
+}
