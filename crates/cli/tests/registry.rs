@@ -139,6 +139,7 @@ fn push_uploads_what_skopeo_then_reads_and_skips_blobs_already_there() {
     );
     brig.ok(&["load", "-i", layout.to_str().unwrap()]);
     let id = brig.image_ids()[0].clone();
+    brig.fails(&["push", "--tls-verify=false", &id], &["DESTINATION"]);
     let dest = format!("{}/pushed/app:2", registry.addr);
     let out = brig.ok(&["push", "--tls-verify=false", &id, &dest]);
     assert!(out.starts_with("2: digest: sha256:"), "{out}");

@@ -39,6 +39,12 @@ pub fn run(ctx: &Context, args: &PushArgs) -> Result<()> {
     warn_if_latest(&target);
     let images = ctx.images()?;
     let image = images.resolve(&args.image)?;
+    if args.destination.is_none() && images.find_by_reference(&target)?.is_none() {
+        anyhow::bail!(
+            "push {}: the image is named by ID; give a DESTINATION (NAME[:TAG]) to push it to",
+            args.image
+        );
+    }
     if !args.quiet {
         eprintln!("Pushing {}", target.familiar());
     }
