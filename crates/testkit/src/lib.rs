@@ -19,8 +19,10 @@ pub mod differential;
 pub mod ids;
 pub mod leftovers;
 pub mod mountinfo;
+pub mod probe;
 pub mod rootfs;
 pub mod runtime;
+pub mod seccomp_agent;
 pub mod spec;
 pub mod state;
 
