@@ -276,6 +276,12 @@ pub fn decode_error(payload: &[u8]) -> Error {
     }
 }
 
+/// Puts our terminal in raw mode until the guard is dropped (`None` when
+/// stdin is not a terminal).
+pub fn raw_terminal() -> Option<impl Drop> {
+    RawTerminal::enter()
+}
+
 /// The terminal in raw mode while this lives.
 struct RawTerminal {
     saved: rustix::termios::Termios,

@@ -116,13 +116,18 @@ pub fn remove_volume_data(ctx: &Ctx, name: &str) -> Result<()> {
 }
 
 /// Creates a volume's directory (and record) unless it exists.
-pub fn ensure_volume(ctx: &Ctx, name: &str, anonymous: bool) -> Result<bool> {
+pub fn ensure_volume(
+    ctx: &Ctx,
+    name: &str,
+    anonymous: bool,
+    labels: std::collections::BTreeMap<String, String>,
+) -> Result<bool> {
     let data = ctx.paths.volume_data(name);
     std::fs::create_dir_all(&data).ctx("create volume", &data)?;
     let created = ctx.db.insert_volume(&crate::db::VolumeRecord {
         name: name.to_owned(),
         created_at: crate::time::now_ns(),
-        labels: Default::default(),
+        labels,
         options: Default::default(),
         anonymous,
         seeded: false,

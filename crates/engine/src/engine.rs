@@ -101,10 +101,11 @@ pub fn random_name() -> String {
     )
 }
 
-/// Docker's container names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+/// Container names: `[a-zA-Z0-9][a-zA-Z0-9_.-]*` (Podman's rule; Docker
+/// also wants a second character, which would refuse `--name x`).
 pub fn validate_name(name: &str) -> Result<()> {
     let b = name.as_bytes();
-    let ok = b.len() >= 2
+    let ok = !b.is_empty()
         && b.len() <= 128
         && b[0].is_ascii_alphanumeric()
         && b.iter()
@@ -130,7 +131,8 @@ mod tests {
         assert!(validate_name(&random_name()).is_ok());
         assert!(validate_name("web-1.a_b").is_ok());
         assert!(validate_name("-bad").is_err());
-        assert!(validate_name("a").is_err());
+        assert!(validate_name("x").is_ok());
+        assert!(validate_name("").is_err());
         assert!(validate_name("sp ace").is_err());
     }
 }

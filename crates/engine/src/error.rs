@@ -39,7 +39,7 @@ pub enum Error {
         "the container name {name:?} is already in use by container {id}; remove or rename that container, or choose another name"
     )]
     NameInUse { name: String, id: String },
-    #[error("invalid container name {name:?}: names match [a-zA-Z0-9][a-zA-Z0-9_.-]+")]
+    #[error("invalid container name {name:?}: names match [a-zA-Z0-9][a-zA-Z0-9_.-]*")]
     InvalidName { name: String },
     #[error("invalid value {value:?} for {flag}: {reason}")]
     InvalidOption {

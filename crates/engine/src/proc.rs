@@ -75,6 +75,15 @@ pub fn ppid_and_comm(pid: i32) -> Option<(i32, String)> {
     Some((ppid, comm))
 }
 
+/// User plus system CPU time of a process, in clock ticks.
+pub fn cpu_ticks(pid: i32) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3; utime and stime are fields 14 and 15.
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

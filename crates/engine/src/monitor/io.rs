@@ -121,7 +121,8 @@ impl Pending {
     }
 }
 
-fn receive_fd(conn: &UnixStream) -> std::io::Result<OwnedFd> {
+/// Receives one descriptor sent with SCM_RIGHTS (the runtime's pty master).
+pub(crate) fn receive_fd(conn: &UnixStream) -> std::io::Result<OwnedFd> {
     let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut cmsg = RecvAncillaryBuffer::new(&mut space);
     let mut buf = [0u8; 4096];

@@ -29,6 +29,8 @@ use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use io::receive_fd;
+
 use crate::error::{Error, Result};
 
 /// The environment variable that carries [`MonitorArgs`] as JSON.

@@ -152,7 +152,7 @@ fn seed_volumes(m: &Monitor, rec: &ContainerRecord, root: &Root) -> Result<()> {
             continue;
         };
         let data = m.ctx.paths.volume_data(name);
-        crate::cleanup::ensure_volume(&m.ctx, name, false)?;
+        crate::cleanup::ensure_volume(&m.ctx, name, false, Default::default())?;
         let already = m.ctx.db.volume(name)?.is_some_and(|v| v.seeded);
         let empty = std::fs::read_dir(&data)
             .ctx("list", &data)?

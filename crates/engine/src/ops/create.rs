@@ -115,7 +115,7 @@ impl Engine {
                 name, anonymous, ..
             } = m
             {
-                cleanup::ensure_volume(&self.ctx, name, *anonymous)?;
+                cleanup::ensure_volume(&self.ctx, name, *anonymous, Default::default())?;
             }
         }
         if let Some(cid) = &opts.cidfile {

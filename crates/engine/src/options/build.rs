@@ -347,6 +347,11 @@ fn secrets(opts: &CreateOptions, probe: &dyn HostProbe) -> Result<Vec<SecretMoun
     Ok(out)
 }
 
+/// The resource flags of `opts`, validated (also for `update`).
+pub(crate) fn resources_of(opts: &CreateOptions, probe: &dyn HostProbe) -> Result<Resources> {
+    resources(opts, probe)
+}
+
 fn resources(opts: &CreateOptions, probe: &dyn HostProbe) -> Result<Resources> {
     let size =
         |flag: &str, v: &Option<String>| v.as_deref().map(|v| parse_size(flag, v)).transpose();

@@ -3,7 +3,7 @@
 //! Parsing is pure; what needs the host (host paths, devices, env files,
 //! secrets, ports) is asked through [`HostProbe`], so tests can fake it.
 
-mod build;
+pub(crate) mod build;
 pub mod misc;
 pub mod mounts;
 pub mod security;
