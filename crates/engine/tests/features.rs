@@ -439,7 +439,7 @@ fn ps_filters_rename_top_stats_events_and_system() {
     let info = t.engine.info().unwrap();
     assert_eq!(info["ContainersRunning"], 1);
     let report = t.engine.system_prune(false, true).unwrap();
-    assert_eq!(report.containers, [b.clone()]);
+    assert_eq!(report.containers, std::slice::from_ref(&b));
     assert_eq!(t.engine.containers().unwrap().len(), 1);
     assert_eq!(t.engine.find(&a).unwrap().state, State::Running);
     let (_, audit) = t.engine.audit(&a).unwrap();
@@ -450,7 +450,8 @@ fn ps_filters_rename_top_stats_events_and_system() {
 fn bad_input_creates_nothing() {
     require_root!();
     let t = TestEngine::new();
-    let cases: Vec<Box<dyn Fn(&mut brig_engine::CreateOptions)>> = vec![
+    type Change = Box<dyn Fn(&mut brig_engine::CreateOptions)>;
+    let cases: Vec<Change> = vec![
         Box::new(|o| o.image = "no-such-image:1".into()),
         Box::new(|o| o.volumes = vec!["/definitely/missing:/data:ro".into()]),
         Box::new(|o| {
