@@ -2,7 +2,7 @@
 //! seccomp supports. Program *generation* lives in brig-runtime.
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// One classic-BPF instruction, as the kernel's `struct sock_filter`.
 #[repr(C)]
@@ -103,9 +103,99 @@ pub fn mode() -> io::Result<u32> {
     Ok(ret as u32)
 }
 
+/// The kernel's `struct seccomp_data`: what a filter (or an agent) sees of a syscall.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeccompData {
+    pub nr: i32,
+    pub arch: u32,
+    pub instruction_pointer: u64,
+    pub args: [u64; 6],
+}
+
+/// The kernel's `struct seccomp_notif`: one syscall waiting for an agent.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Notification {
+    pub id: u64,
+    pub pid: u32,
+    pub flags: u32,
+    pub data: SeccompData,
+}
+
+#[repr(C)]
+struct NotificationResponse {
+    id: u64,
+    val: i64,
+    error: i32,
+    flags: u32,
+}
+
+/// `_IOWR('!', 0, struct seccomp_notif)` and `_IOWR('!', 1, struct seccomp_notif_resp)`.
+const IOCTL_NOTIF_RECV: libc::c_ulong = 0xc050_2100;
+const IOCTL_NOTIF_SEND: libc::c_ulong = 0xc018_2101;
+/// `SECCOMP_USER_NOTIF_FLAG_CONTINUE`: let the syscall run as if allowed.
+pub const USER_NOTIF_FLAG_CONTINUE: u32 = 1;
+
+/// Waits for the next notification on a listener (`SECCOMP_IOCTL_NOTIF_RECV`).
+pub fn notif_recv(listener: BorrowedFd<'_>) -> io::Result<Notification> {
+    // The kernel wants the buffer zeroed.
+    let mut notif = Notification::default();
+    // SAFETY: the ioctl writes one struct seccomp_notif, which `notif` is
+    // (same layout, 80 bytes), into memory that lives across the call.
+    let ret = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            IOCTL_NOTIF_RECV,
+            &mut notif as *mut Notification,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(notif)
+}
+
+/// Answers notification `id`: the syscall returns `val`, or fails with
+/// `error` (a negative errno), or runs (flags [`USER_NOTIF_FLAG_CONTINUE`]).
+pub fn notif_respond(
+    listener: BorrowedFd<'_>,
+    id: u64,
+    val: i64,
+    error: i32,
+    flags: u32,
+) -> io::Result<()> {
+    let mut resp = NotificationResponse {
+        id,
+        val,
+        error,
+        flags,
+    };
+    // SAFETY: the ioctl reads one struct seccomp_notif_resp (24 bytes, same
+    // layout as `resp`), which lives across the call.
+    let ret = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            IOCTL_NOTIF_SEND,
+            &mut resp as *mut NotificationResponse,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notification_structs_have_the_kernel_layout() {
+        assert_eq!(std::mem::size_of::<SeccompData>(), 64);
+        assert_eq!(std::mem::size_of::<Notification>(), 80);
+        assert_eq!(std::mem::size_of::<NotificationResponse>(), 24);
+    }
 
     #[test]
     fn sock_filter_has_the_kernel_layout() {

@@ -103,6 +103,8 @@ impl CmdOutput {
 pub struct Invocation {
     argv: Vec<OsString>,
     extra_fds: Vec<PathBuf>,
+    /// Open the extra descriptors read-only (directories can be passed).
+    extra_fds_read_only: bool,
     stdin: Option<PathBuf>,
     env: Vec<(String, String)>,
     listen_fds: bool,
@@ -119,6 +121,7 @@ impl Invocation {
         Invocation {
             argv: argv.into_iter().map(Into::into).collect(),
             extra_fds: Vec::new(),
+            extra_fds_read_only: false,
             stdin: None,
             env: Vec::new(),
             listen_fds: false,
@@ -140,6 +143,13 @@ impl Invocation {
     /// (for `--preserve-fds`), through a `/bin/sh` wrapper that execs it.
     pub fn extra_fds(mut self, files: &[PathBuf]) -> Invocation {
         self.extra_fds = files.to_vec();
+        self
+    }
+
+    /// Like [`Invocation::extra_fds`], opened read-only: `files` may be directories.
+    pub fn extra_fds_read_only(mut self, files: &[PathBuf]) -> Invocation {
+        self.extra_fds = files.to_vec();
+        self.extra_fds_read_only = true;
         self
     }
 
@@ -223,7 +233,8 @@ impl Invocation {
         }
         let mut script = String::from("exec");
         for i in 0..self.extra_fds.len() {
-            script.push_str(&format!(" {}<>\"${}\"", i + 3, i + 1));
+            let mode = if self.extra_fds_read_only { "<" } else { "<>" };
+            script.push_str(&format!(" {}{mode}\"${}\"", i + 3, i + 1));
         }
         if self.listen_fds {
             // exec keeps the shell's pid, so $$ is the runtime's pid.

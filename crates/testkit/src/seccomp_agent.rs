@@ -4,13 +4,16 @@
 
 use std::io::{self, IoSliceMut, Read};
 use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, recvmsg};
 use serde_json::Value;
+
+pub use brig_sys::seccomp::Notification;
 
 /// A listening agent socket.
 #[derive(Debug)]
@@ -102,6 +105,45 @@ fn read_delivery(mut stream: UnixStream) -> io::Result<Delivery> {
         )
     })?;
     Ok(Delivery { state, fds })
+}
+
+/// Waits for the next syscall notified on `listener`; it waits until answered.
+pub fn wait_notification(listener: &OwnedFd) -> io::Result<Notification> {
+    brig_sys::seccomp::notif_recv(listener.as_fd())
+}
+
+/// Lets the notified syscall `id` run as if the filter allowed it.
+pub fn let_run(listener: &OwnedFd, id: u64) -> io::Result<()> {
+    brig_sys::seccomp::notif_respond(
+        listener.as_fd(),
+        id,
+        0,
+        0,
+        brig_sys::seccomp::USER_NOTIF_FLAG_CONTINUE,
+    )
+}
+
+/// Lets every syscall notified on `listener` run (SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+/// until `stop` is set or the listener's processes are gone.
+pub fn continue_until(listener: &OwnedFd, stop: &AtomicBool) {
+    use rustix::event::{PollFd, PollFlags, poll};
+    while !stop.load(Ordering::Relaxed) {
+        let mut fds = [PollFd::new(listener, PollFlags::IN)];
+        let timeout = rustix::time::Timespec {
+            tv_sec: 0,
+            tv_nsec: 20_000_000,
+        };
+        if poll(&mut fds, Some(&timeout)).unwrap_or(0) == 0 {
+            continue;
+        }
+        if fds[0].revents().contains(PollFlags::HUP) {
+            return;
+        }
+        // A notification can vanish (its process was killed) between poll and recv.
+        if let Ok(n) = wait_notification(listener) {
+            let _ = let_run(listener, n.id);
+        }
+    }
 }
 
 /// What a descriptor refers to, as /proc/self/fd shows it (a seccomp

@@ -255,6 +255,16 @@ fn child_run(ctx: &ExecChild<'_>) -> std::result::Result<Infallible, WireError> 
         errno: Some(e.raw_os_error()),
         message: format!("{}: {}", plan.cwd.display(), std::io::Error::from(e)),
     })?;
+    // CVE-2024-21626: a cwd reached through a descriptor of ours may be outside the root.
+    let here = rustix::process::getcwd(Vec::new())
+        .map_err(|e| fail("checking the working directory", e))?;
+    if !here.to_bytes().starts_with(b"/") {
+        return Err(WireError {
+            stage: "checking the working directory".into(),
+            errno: None,
+            message: format!("{} is outside the container's root", plan.cwd.display()),
+        });
+    }
     let program =
         resolve_program(&plan.args[0].to_string_lossy(), plan.path_var()).map_err(|message| {
             WireError {
