@@ -65,6 +65,12 @@ fn from_flags(store: &Store, args: &ExecArgs) -> Result<Process> {
     if !args.cap.is_empty() {
         add_caps(&mut p, &args.cap)?;
     }
+    if let Some(profile) = &args.apparmor {
+        p.set_apparmor_profile(Some(profile.clone()));
+    }
+    if let Some(label) = &args.process_label {
+        p.set_selinux_label(Some(label.clone()));
+    }
     Ok(p)
 }
 
