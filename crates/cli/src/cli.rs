@@ -46,6 +46,9 @@ pub struct GlobalOpts {
     /// Where brig keeps state that does not survive a reboot (locks, runtime state).
     #[arg(long, global = true, value_name = "DIR", default_value = "/run/brig")]
     pub runroot: PathBuf,
+    /// OCI runtime for new containers: brig-runtime (default), runc, crun or a path.
+    #[arg(long, global = true, value_name = "RUNTIME", env = "BRIG_RUNTIME")]
+    pub runtime: Option<String>,
 }
 
 /// The full command definition (for completions and man pages).

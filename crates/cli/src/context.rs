@@ -12,8 +12,7 @@ use brig_snapshot::{ApplyOptions, LayerGcReport, LayerStore, OverlaySnapshotter,
 
 use crate::cli::GlobalOpts;
 
-/// Who uses images. The engine (issue 7) answers with its containers; until
-/// it exists, nothing does.
+/// Who uses images: the engine answers with its containers.
 pub trait ImageUsers {
     /// Names of the containers that use `image` (`rmi` refuses to remove
     /// it unless forced).
@@ -22,17 +21,39 @@ pub trait ImageUsers {
     fn images_in_use(&self) -> Result<HashSet<Digest>>;
 }
 
-/// No containers exist yet.
-#[derive(Debug, Default)]
-pub struct NoContainers;
+/// The engine's containers: an image they use is in use.
+#[derive(Debug)]
+struct EngineUsers {
+    root: PathBuf,
+    runroot: PathBuf,
+}
 
-impl ImageUsers for NoContainers {
-    fn users_of(&self, _image: &ImageRecord) -> Result<Vec<String>> {
-        Ok(Vec::new())
+impl EngineUsers {
+    fn containers(&self) -> Result<Vec<brig_engine::record::ContainerRecord>> {
+        if !self.root.join("brig.db").exists() {
+            return Ok(Vec::new());
+        }
+        let ctx = brig_engine::ctx::Ctx::open(&self.root, &self.runroot)?;
+        Ok(ctx.db.containers()?)
+    }
+}
+
+impl ImageUsers for EngineUsers {
+    fn users_of(&self, image: &ImageRecord) -> Result<Vec<String>> {
+        Ok(self
+            .containers()?
+            .into_iter()
+            .filter(|c| c.image_id == image.id.as_ref())
+            .map(|c| c.name)
+            .collect())
     }
 
     fn images_in_use(&self) -> Result<HashSet<Digest>> {
-        Ok(HashSet::new())
+        Ok(self
+            .containers()?
+            .iter()
+            .filter_map(|c| brig_image::parse_digest(&c.image_id).ok())
+            .collect())
     }
 }
 
@@ -40,6 +61,7 @@ impl ImageUsers for NoContainers {
 pub struct Context {
     root: PathBuf,
     runroot: PathBuf,
+    runtime: Option<String>,
     users: Box<dyn ImageUsers>,
 }
 
@@ -57,7 +79,11 @@ impl Context {
         Context {
             root: global.root.clone(),
             runroot: global.runroot.clone(),
-            users: Box::new(NoContainers),
+            runtime: global.runtime.clone(),
+            users: Box::new(EngineUsers {
+                root: global.root.clone(),
+                runroot: global.runroot.clone(),
+            }),
         }
     }
 
@@ -67,6 +93,7 @@ impl Context {
         Context {
             root: root.to_owned(),
             runroot: root.join("run"),
+            runtime: None,
             users,
         }
     }
@@ -75,6 +102,22 @@ impl Context {
     #[allow(dead_code)] // Used by the container commands (issue 7).
     pub fn runroot(&self) -> &Path {
         &self.runroot
+    }
+
+    /// The container engine; monitors are this program's hidden
+    /// `__monitor` command.
+    pub fn engine(&self) -> Result<brig_engine::Engine> {
+        let program = std::env::current_exe().context("find the brig program")?;
+        brig_engine::Engine::open(brig_engine::EngineOptions {
+            root: self.root.clone(),
+            runroot: self.runroot.clone(),
+            runtime: self.runtime.clone(),
+            monitor: Some(brig_engine::MonitorLauncher {
+                program,
+                args: vec!["__monitor".into()],
+            }),
+        })
+        .with_context(|| format!("open the container engine in {}", self.root.display()))
     }
 
     pub fn users(&self) -> &dyn ImageUsers {

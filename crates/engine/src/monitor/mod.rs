@@ -47,6 +47,9 @@ pub struct MonitorArgs {
     /// Wait for an attach client before starting the program (foreground
     /// `run`, so no output is missed).
     pub attach_wait: bool,
+    /// The terminal's (rows, columns), for a container with a terminal.
+    #[serde(default)]
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// How the engine starts a monitor: `program args...` with [`ENV`] set.

@@ -174,7 +174,7 @@ fn write_config(
 ) -> Result<()> {
     let host = m.host_facts(rec.config.security.privileged);
     let userns = m.ctx.db.userns_range(&rec.id)?;
-    let spec = spec::generate(&SpecInput {
+    let mut spec = spec::generate(&SpecInput {
         id: &rec.id,
         name: &rec.name,
         config: &rec.config,
@@ -183,6 +183,16 @@ fn write_config(
         paths: &m.ctx.paths,
         userns,
     })?;
+    if let (Some((rows, cols)), Some(process)) = (m.args.console_size, spec.process_mut().as_mut())
+        && rec.config.tty
+    {
+        let size = oci_spec::runtime::BoxBuilder::default()
+            .height(u64::from(rows))
+            .width(u64::from(cols))
+            .build()
+            .map_err(|e| Error::Spec(e.to_string()))?;
+        process.set_console_size(Some(size));
+    }
     let json = serde_json::to_vec_pretty(&spec).map_err(|e| Error::json("config.json", e))?;
     let tmp = bundle.join("config.json.tmp");
     let path = bundle.join("config.json");

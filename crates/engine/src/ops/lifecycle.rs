@@ -29,6 +29,17 @@ impl Engine {
     /// With `attach_wait` it returns once the container is created and its
     /// monitor waits for an attach client (foreground `run`).
     pub fn start(&self, reference: &str, attach_wait: bool) -> Result<ContainerRecord> {
+        self.start_with(reference, attach_wait, None)
+    }
+
+    /// [`Engine::start`] with the caller's terminal size (rows, columns),
+    /// which a container with a terminal starts with.
+    pub fn start_with(
+        &self,
+        reference: &str,
+        attach_wait: bool,
+        console_size: Option<(u16, u16)>,
+    ) -> Result<ContainerRecord> {
         let found = self.find(reference)?;
         let _lock = self.ctx.lock(&found.id)?;
         let rec = self.find(&found.id)?;
@@ -56,6 +67,7 @@ impl Engine {
             runroot: self.ctx.paths.runroot().to_owned(),
             id: rec.id.clone(),
             attach_wait,
+            console_size,
         })?;
         self.find(&rec.id)
     }
