@@ -150,11 +150,11 @@ impl Bundle {
     pub fn write_config(&self) {
         let path = self.config_path();
         let result = match &self.config_override {
-            None => fs::write(
+            None => write_atomically(
                 &path,
-                serde_json::to_vec_pretty(&self.config).unwrap_or_default(),
+                &serde_json::to_vec_pretty(&self.config).unwrap_or_default(),
             ),
-            Some(ConfigOverride::Raw(text)) => fs::write(&path, text),
+            Some(ConfigOverride::Raw(text)) => write_atomically(&path, text.as_bytes()),
             Some(ConfigOverride::Missing) => match fs::remove_file(&path) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
                 other => other,
@@ -383,6 +383,18 @@ fn set_or_remove(config: &mut Value, key: &str, value: Option<Value>) {
             None => obj.remove(key),
         };
     }
+}
+
+/// Replaces a file so that a concurrent reader (a runtime started by
+/// another thread with the same bundle) sees the old or the new text, never half.
+fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!(
+        "tmp-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    fs::write(&tmp, data)?;
+    fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

@@ -115,6 +115,20 @@ pub(crate) fn create_with_console(
         cgroup: None,
     };
     let mut cg = cgroup.manager;
+    let mut record = Record {
+        id: opts.id.clone(),
+        phase: Phase::Creating,
+        init: None,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: crate::state::rfc3339_now(),
+        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+        cgroup: Some(cg.clone()),
+        config: bundle.spec.clone(),
+    };
+    // Recorded before the cgroup exists: a `delete --force` after a crash
+    // at any later point finds what to remove.
+    dir.save(&record)?;
     {
         use brig_cgroups::CgroupManager;
         cg.create()?;
@@ -149,17 +163,8 @@ pub(crate) fn create_with_console(
     let init = ProcessId::of(pid).ok_or_else(|| Error::Init(init_vanished()))?;
     cleanup.child = Some(init);
 
-    let mut record = Record {
-        id: opts.id.clone(),
-        phase: Phase::Creating,
-        init: Some(init),
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: crate::state::rfc3339_now(),
-        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
-        cgroup: Some(cg.clone()),
-        config: bundle.spec.clone(),
-    };
+    record.init = Some(init);
+    record.cgroup = Some(cg.clone());
     // Persist the pid first: a `delete --force` after a crash must find the process.
     dir.save(&record)?;
     if into_cgroup.is_none() {
