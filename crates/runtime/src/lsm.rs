@@ -84,9 +84,10 @@ impl LsmPlan {
             check_apparmor(profile, config, host)?;
             plan.apparmor = Some(profile.to_string());
         }
-        let selinux = host.selinux_enabled();
+        // Only asked when a label is given: most containers have none.
+        let selinux = || host.selinux_enabled();
         if let Some(label) = process.selinux_label().as_deref().filter(|l| !l.is_empty()) {
-            if selinux {
+            if selinux() {
                 plan.selinux = Some(label.to_string());
             } else {
                 eprintln!(
@@ -99,7 +100,7 @@ impl LsmPlan {
             .and_then(|l| l.mount_label().as_deref())
             .filter(|l| !l.is_empty())
         {
-            if selinux {
+            if selinux() {
                 // Needs `context=` on every new filesystem: not wired into the rootfs yet.
                 return Err(crate::error::Error::Unsupported(
                     "linux.mountLabel on a host with SELinux enabled",
