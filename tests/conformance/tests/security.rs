@@ -487,3 +487,53 @@ fn unknown_capability_names_are_refused() {
     let out = rt.run(&rt.new_id("capbad"), &bundle);
     assert!(out.stderr.contains("CAP_BOGUS"), "{}", out.describe());
 }
+
+/// The same capability and seccomp configurations through runc: the
+/// program sees the same sets and the same refusals.
+#[test]
+fn differential_capabilities_and_seccomp() {
+    require_root!();
+    let caps = |b: &[u32], e: &[u32], p: &[u32], i: &[u32], a: &[u32]| {
+        json!({"bounding": cap_names(b), "effective": cap_names(e), "permitted": cap_names(p),
+               "inheritable": cap_names(i), "ambient": cap_names(a)})
+    };
+    let configs = [
+        (
+            0,
+            caps(&[KILL, NET_RAW], &[KILL], &[KILL, NET_RAW], &[], &[]),
+        ),
+        (
+            1000,
+            caps(&[KILL, CHOWN], &[KILL], &[KILL], &[KILL], &[KILL, CHOWN]),
+        ),
+        (1000, caps(&[KILL], &[], &[KILL], &[KILL], &[])),
+        (0, caps(&[], &[], &[], &[], &[])),
+    ];
+    let keep_caps = |text: &str| {
+        brig_testkit::differential::sorted_lines(text, |l| l.starts_with("Cap") || l.contains('='))
+    };
+    let script = "trap '' USR1; grep '^Cap' /proc/self/status; kill -USR1 $$ 2>/dev/null; \
+                  echo usr1=$?; mkdir /tmp/d 2>/dev/null; echo mkdir=$?";
+    for (i, (uid, sets)) in configs.into_iter().enumerate() {
+        let mut bundle = Bundle::busybox();
+        bundle.readonly_root(false).user(uid, uid, &[]).sh(script);
+        bundle.config_mut()["process"]["capabilities"] = sets;
+        bundle.config_mut()["process"]["noNewPrivileges"] = json!(i % 2 == 0);
+        set_seccomp(
+            &mut bundle,
+            allow_but(
+                json!([{"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+                "args": [{"index": 1, "value": 10, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 28}]),
+            ),
+        );
+        if let Some(seen) = brig_testkit::differential::assert_same("diffcaps", &bundle, &keep_caps)
+        {
+            assert!(
+                seen.stdout.contains("mkdir=1") && seen.stdout.contains("usr1=1"),
+                "{seen:?}"
+            );
+            assert!(seen.stdout.contains("CapBnd"), "{seen:?}");
+        }
+    }
+}
