@@ -211,12 +211,7 @@ fn child_main(ctx: &ExecChild<'_>, chan: &Channel) -> ! {
 }
 
 fn fail(stage: &str, err: impl Into<std::io::Error>) -> WireError {
-    let err: std::io::Error = err.into();
-    WireError {
-        stage: stage.into(),
-        errno: err.raw_os_error(),
-        message: err.to_string(),
-    }
+    WireError::io(stage, err)
 }
 
 fn child_run(ctx: &ExecChild<'_>) -> std::result::Result<Infallible, WireError> {
@@ -229,13 +224,8 @@ fn child_run(ctx: &ExecChild<'_>) -> std::result::Result<Infallible, WireError> 
     }
     rustix::process::setsid().map_err(|e| fail("creating a session", e))?;
     let plan = ctx.plan;
-    for &(resource, soft, hard) in &plan.rlimits {
-        let limit = rustix::process::Rlimit {
-            current: Some(soft).filter(|&v| v != u64::MAX),
-            maximum: Some(hard).filter(|&v| v != u64::MAX),
-        };
-        rustix::process::setrlimit(resource, limit).map_err(|e| fail("setting rlimits", e))?;
-    }
+    plan.apply_rlimits()
+        .map_err(|e| fail("setting rlimits", e))?;
     if plan.terminal {
         let socket = ctx
             .console

@@ -47,20 +47,11 @@ pub(crate) fn main(ctx: &InitContext<'_>, chan: &Channel) -> ! {
 }
 
 fn wire(stage: &str, err: impl Into<std::io::Error>) -> WireError {
-    let err: std::io::Error = err.into();
-    WireError {
-        stage: stage.to_string(),
-        errno: err.raw_os_error(),
-        message: err.to_string(),
-    }
+    WireError::io(stage, err)
 }
 
 fn wire_msg(stage: &str, message: impl ToString) -> WireError {
-    WireError {
-        stage: stage.to_string(),
-        errno: None,
-        message: message.to_string(),
-    }
+    WireError::msg(stage, message)
 }
 
 fn recv(chan: &Channel) -> Result<ToInit, WireError> {
@@ -168,13 +159,9 @@ fn set_identity_of_host(ctx: &InitContext<'_>) -> Result<(), WireError> {
 }
 
 fn set_limits(process: &ProcessPlan) -> Result<(), WireError> {
-    for &(resource, soft, hard) in &process.rlimits {
-        let limit = rustix::process::Rlimit {
-            current: Some(soft).filter(|&v| v != u64::MAX),
-            maximum: Some(hard).filter(|&v| v != u64::MAX),
-        };
-        rustix::process::setrlimit(resource, limit).map_err(|e| wire("setting rlimits", e))?;
-    }
+    process
+        .apply_rlimits()
+        .map_err(|e| wire("setting rlimits", e))?;
     if let Some(adj) = process.oom_score_adj {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(|e| wire("setting oom_score_adj", e))?;

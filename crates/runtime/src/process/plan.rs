@@ -122,6 +122,18 @@ impl ProcessPlan {
         }
     }
 
+    /// Sets the process's rlimits (in the container's process, before exec).
+    pub fn apply_rlimits(&self) -> rustix::io::Result<()> {
+        for &(resource, soft, hard) in &self.rlimits {
+            let limit = rustix::process::Rlimit {
+                current: Some(soft).filter(|&v| v != u64::MAX),
+                maximum: Some(hard).filter(|&v| v != u64::MAX),
+            };
+            rustix::process::setrlimit(resource, limit)?;
+        }
+        Ok(())
+    }
+
     /// The value of `PATH` in the program's environment.
     pub fn path_var(&self) -> &str {
         self.env

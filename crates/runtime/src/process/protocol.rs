@@ -47,6 +47,27 @@ impl fmt::Display for WireError {
 
 impl std::error::Error for WireError {}
 
+impl WireError {
+    /// A failed system call while doing `stage`.
+    pub fn io(stage: &str, err: impl Into<std::io::Error>) -> Self {
+        let err: std::io::Error = err.into();
+        WireError {
+            stage: stage.to_string(),
+            errno: err.raw_os_error(),
+            message: err.to_string(),
+        }
+    }
+
+    /// A failure described in words while doing `stage`.
+    pub fn msg(stage: &str, message: impl ToString) -> Self {
+        WireError {
+            stage: stage.to_string(),
+            errno: None,
+            message: message.to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub enum ToInit {
     /// Carries the state JSON for the hooks init runs itself (empty without such hooks).
