@@ -52,24 +52,60 @@ const PROBED_ACTIONS: [(u32, &str); 3] = [
 ];
 
 impl KernelSupport {
-    /// Asks the kernel (a few cheap syscalls that install nothing).
+    /// Asks the kernel about everything (a few cheap syscalls that install nothing).
     pub fn probe() -> Self {
-        let flags = [
+        Self::probe_only(u32::MAX, u8::MAX)
+    }
+
+    /// Asks only about the flags and actions `spec` uses (usually none: a
+    /// Docker-like profile needs no probe at all). The rest count as supported.
+    pub fn probe_for(spec: &oci_spec::runtime::LinuxSeccomp) -> Self {
+        match profile::validate(spec) {
+            Ok(profile) => Self::probe_for_profile(&profile),
+            Err(_) => Self::everything(), // compiling reports the mistake
+        }
+    }
+
+    fn probe_for_profile(profile: &Profile<'_>) -> Self {
+        let mut flags = profile.flags;
+        if profile.notifies() {
+            flags |= sys::FLAG_NEW_LISTENER | sys::FLAG_TSYNC_ESRCH;
+        }
+        let used = |action: u32| {
+            action & ret::ACTION_FULL == profile.default & ret::ACTION_FULL
+                || profile
+                    .rules
+                    .iter()
+                    .any(|r| r.action & ret::ACTION_FULL == action)
+        };
+        let actions = PROBED_ACTIONS
+            .iter()
+            .enumerate()
+            .filter(|(_, (a, _))| used(*a))
+            .fold(0u8, |acc, (i, _)| acc | 1 << i);
+        Self::probe_only(flags, actions)
+    }
+
+    fn probe_only(wanted_flags: u32, wanted_actions: u8) -> Self {
+        let mut flags = u32::MAX;
+        for flag in [
             sys::FLAG_TSYNC,
             sys::FLAG_LOG,
             sys::FLAG_SPEC_ALLOW,
             sys::FLAG_NEW_LISTENER,
             sys::FLAG_TSYNC_ESRCH,
             sys::FLAG_WAIT_KILLABLE_RECV,
-        ]
-        .into_iter()
-        .filter(|&f| sys::filter_flag_supported(f))
-        .fold(0, |acc, f| acc | f);
-        let actions = PROBED_ACTIONS
-            .iter()
-            .enumerate()
-            .filter(|(_, (a, _))| sys::action_available(*a))
-            .fold(0u8, |acc, (i, _)| acc | 1 << i);
+        ] {
+            if wanted_flags & flag != 0 && !sys::filter_flag_supported(flag) {
+                flags &= !flag;
+            }
+        }
+        let mut actions = u8::MAX;
+        for (i, (action, _)) in PROBED_ACTIONS.iter().enumerate() {
+            if wanted_actions & (1 << i) != 0 && !sys::action_available(*action) {
+                actions &= !(1 << i);
+            }
+        }
         KernelSupport { flags, actions }
     }
 
@@ -112,7 +148,23 @@ pub fn compile(
     spec: &oci_spec::runtime::LinuxSeccomp,
     kernel: &KernelSupport,
 ) -> std::result::Result<Filter, FieldError> {
+    compile_profile(profile::validate(spec)?, kernel)
+}
+
+/// Validates and compiles `spec` for the running kernel, asking it only about
+/// the flags and actions the profile uses.
+pub fn compile_for_this_kernel(
+    spec: &oci_spec::runtime::LinuxSeccomp,
+) -> std::result::Result<Filter, FieldError> {
     let profile = profile::validate(spec)?;
+    let kernel = KernelSupport::probe_for_profile(&profile);
+    compile_profile(profile, &kernel)
+}
+
+fn compile_profile(
+    profile: Profile<'_>,
+    kernel: &KernelSupport,
+) -> std::result::Result<Filter, FieldError> {
     check_actions(&profile, kernel)?;
     let program = codegen::generate(&profile).map_err(|too_large| FieldError {
         field: "linux.seccomp.syscalls".into(),
@@ -197,11 +249,12 @@ pub fn plan(spec: &Spec, config: &Path) -> Result<Option<Filter>> {
     if !cfg!(target_arch = "x86_64") {
         return Err(Error::Unsupported("linux.seccomp on this architecture"));
     }
-    let mut filter = compile(seccomp, &KernelSupport::probe()).map_err(|e| Error::Config {
-        file: config.to_path_buf(),
-        field: e.field,
-        reason: e.reason,
-    })?;
+    let mut filter =
+        compile(seccomp, &KernelSupport::probe_for(seccomp)).map_err(|e| Error::Config {
+            file: config.to_path_buf(),
+            field: e.field,
+            reason: e.reason,
+        })?;
     filter.connect_agent()?;
     Ok(Some(filter))
 }
