@@ -1,0 +1,30 @@
+//! Errors of the netlink and namespace layer.
+
+use std::path::PathBuf;
+
+/// A failed network setup or teardown step; says which step and which object.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("netlink: {op} {target}: {source}")]
+    Netlink {
+        op: &'static str,
+        target: String,
+        #[source]
+        source: rtnetlink::Error,
+    },
+    #[error("cannot open a netlink socket: {0}")]
+    Socket(#[source] std::io::Error),
+    #[error("network namespace {path}: cannot {op}: {source}")]
+    Netns {
+        path: PathBuf,
+        op: &'static str,
+        #[source]
+        source: rustix::io::Errno,
+    },
+    #[error("interface {name:?} not found")]
+    LinkNotFound { name: String },
+    #[error("interface name {name:?} is invalid: {reason}")]
+    InvalidLinkName { name: String, reason: &'static str },
+    #[error("the thread doing network setup inside {path} panicked")]
+    ThreadPanicked { path: PathBuf },
+}

@@ -1,0 +1,148 @@
+//! Multi-step link setup: the network's bridge and one container's veth.
+//!
+//! Each step that creates something pushes its undo onto a [`Rollback`]; if a
+//! later step fails, dropping the rollback removes what was made, so a failed
+//! setup leaves no half-configured links behind.
+
+use std::net::IpAddr;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
+use crate::error::NetError;
+use crate::ipam::Subnet;
+use crate::netlink::Netlink;
+use crate::netns::{open_netns, run_in_netns};
+
+/// The name of the container's interface inside its namespace.
+pub const CONTAINER_IFNAME: &str = "eth0";
+
+/// A bridge for one network, with the gateway addresses of its subnets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeSpec {
+    pub name: String,
+    pub subnets: Vec<Subnet>,
+    pub mtu: u32,
+}
+
+/// One container's attachment to a bridge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerLinkSpec {
+    /// The host end of the veth pair (e.g. "brig" + short id), max 15 bytes.
+    pub host_ifname: String,
+    pub bridge: String,
+    /// The container's network namespace (e.g. /proc/PID/ns/net or /run/netns/NAME).
+    pub netns: PathBuf,
+    /// Addresses for eth0 with the subnet each belongs to (one per family).
+    pub addresses: Vec<(IpAddr, Subnet)>,
+    /// Whether to add default routes via the subnets' gateways (false for --internal
+    /// networks only if the engine wants no default route at all).
+    pub default_route: bool,
+    pub mtu: u32,
+}
+
+/// Undo steps run in reverse order on drop unless [`Rollback::commit`] was called.
+#[derive(Debug)]
+pub struct Rollback<'a> {
+    netlink: &'a Netlink,
+    created_links: Vec<u32>,
+}
+
+impl<'a> Rollback<'a> {
+    pub fn new(netlink: &'a Netlink) -> Self {
+        Rollback {
+            netlink,
+            created_links: Vec::new(),
+        }
+    }
+
+    pub fn delete_link_on_failure(&mut self, index: u32) {
+        self.created_links.push(index);
+    }
+
+    /// The setup succeeded: keep everything.
+    pub fn commit(mut self) {
+        self.created_links.clear();
+    }
+}
+
+impl Drop for Rollback<'_> {
+    fn drop(&mut self) {
+        for index in self.created_links.drain(..).rev() {
+            // Best effort: the original error is what the caller reports.
+            let _ = self.netlink.delete_link(index);
+        }
+    }
+}
+
+/// Creates the bridge if it does not exist: addresses of the gateways, MTU, up.
+/// Returns the bridge's index. An existing bridge is left as it is.
+pub fn ensure_bridge(netlink: &Netlink, spec: &BridgeSpec) -> Result<u32, NetError> {
+    if let Some(index) = netlink.link_index(&spec.name)? {
+        return Ok(index);
+    }
+    let mut rollback = Rollback::new(netlink);
+    let index = netlink.create_bridge(&spec.name, spec.mtu)?;
+    rollback.delete_link_on_failure(index);
+    for subnet in &spec.subnets {
+        netlink.add_address(index, subnet.gateway(), subnet.prefix_len())?;
+    }
+    netlink.set_up(index)?;
+    rollback.commit();
+    Ok(index)
+}
+
+/// Removes the bridge; true when there was one.
+pub fn remove_bridge(netlink: &Netlink, name: &str) -> Result<bool, NetError> {
+    netlink.delete_link_by_name(name)
+}
+
+/// Creates the veth pair, plugs the host end into the bridge and configures
+/// eth0 inside the container's namespace. On any failure nothing is left.
+/// `netlink` must be a socket in the namespace that holds the bridge.
+pub fn attach_container(netlink: &Netlink, spec: &ContainerLinkSpec) -> Result<(), NetError> {
+    let bridge_index = netlink.require_link(&spec.bridge)?;
+    let netns_fd = open_netns(&spec.netns)?;
+    let peer_name = temporary_peer_name(&spec.host_ifname);
+    let mut rollback = Rollback::new(netlink);
+    let (host_index, peer_index) = netlink.create_veth(&spec.host_ifname, &peer_name, spec.mtu)?;
+    rollback.delete_link_on_failure(host_index);
+    netlink.set_controller(host_index, bridge_index)?;
+    netlink.set_up(host_index)?;
+    netlink.move_to_netns(peer_index, netns_fd.as_fd())?;
+    run_in_netns(&spec.netns, || configure_inside(&peer_name, spec))?;
+    rollback.commit();
+    Ok(())
+}
+
+/// Removes the container's veth pair (the host end; the kernel removes the peer).
+pub fn detach_container(netlink: &Netlink, host_ifname: &str) -> Result<bool, NetError> {
+    netlink.delete_link_by_name(host_ifname)
+}
+
+/// Runs inside the container's namespace: rename to eth0, addresses, up, routes, lo up.
+fn configure_inside(peer_name: &str, spec: &ContainerLinkSpec) -> Result<(), NetError> {
+    let netlink = Netlink::open()?;
+    let index = netlink.require_link(peer_name)?;
+    netlink.rename(index, CONTAINER_IFNAME)?;
+    // The MTU given at veth creation applies to the host end only.
+    netlink.set_mtu(index, spec.mtu)?;
+    for (address, subnet) in &spec.addresses {
+        netlink.add_address(index, *address, subnet.prefix_len())?;
+    }
+    netlink.set_up(index)?;
+    if spec.default_route {
+        for (_, subnet) in &spec.addresses {
+            netlink.add_default_route(index, subnet.gateway())?;
+        }
+    }
+    let loopback = netlink.require_link("lo")?;
+    netlink.set_up(loopback)
+}
+
+/// A name for the container end while it is still in the bridge's namespace;
+/// it must not clash with other containers' temporary names.
+fn temporary_peer_name(host_ifname: &str) -> String {
+    let mut name: String = host_ifname.chars().take(13).collect();
+    name.push_str("-c");
+    name
+}
