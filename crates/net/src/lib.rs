@@ -3,6 +3,7 @@
 //! testable without root.
 
 pub mod error;
+pub mod firewall;
 pub mod ipam;
 pub mod netlink;
 pub mod netns;
