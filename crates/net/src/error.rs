@@ -25,6 +25,12 @@ pub enum NetError {
     LinkNotFound { name: String },
     #[error("interface name {name:?} is invalid: {reason}")]
     InvalidLinkName { name: String, reason: &'static str },
+    #[error("cannot write {path}: {source}")]
+    Sysctl {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the thread doing network setup inside {path} panicked")]
     ThreadPanicked { path: PathBuf },
 }

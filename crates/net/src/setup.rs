@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use crate::error::NetError;
 use crate::ipam::Subnet;
-use crate::netlink::Netlink;
+use crate::netlink::{Netlink, check_link_name};
 use crate::netns::{open_netns, run_in_netns};
 
 /// The name of the container's interface inside its namespace.
@@ -117,6 +117,14 @@ pub fn attach_container(netlink: &Netlink, spec: &ContainerLinkSpec) -> Result<(
 /// Removes the container's veth pair (the host end; the kernel removes the peer).
 pub fn detach_container(netlink: &Netlink, host_ifname: &str) -> Result<bool, NetError> {
     netlink.delete_link_by_name(host_ifname)
+}
+
+/// Lets the bridge route packets DNATed from 127.0.0.1 (ports published on
+/// loopback). Acts on the calling thread's network namespace.
+pub fn enable_route_localnet(bridge: &str) -> Result<(), NetError> {
+    check_link_name(bridge)?;
+    let path = PathBuf::from(format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet"));
+    std::fs::write(&path, "1").map_err(|source| NetError::Sysctl { path, source })
 }
 
 /// Runs inside the container's namespace: rename to eth0, addresses, up, routes, lo up.
