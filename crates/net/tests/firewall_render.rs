@@ -152,3 +152,20 @@ fn bad_publish_and_egress_flags_name_the_flag() {
     assert_eq!(EgressRule::parse("1.2.3.4:53").unwrap().port, Some(53));
     assert_eq!(EgressRule::parse("fd00::/64:53").unwrap().port, Some(53));
 }
+
+proptest::proptest! {
+    #[test]
+    fn flag_parsers_never_panic(value in "[0-9a-f:./\\[\\]tcpud]{0,24}") {
+        let _ = PublishSpec::parse(&value);
+        let _ = EgressRule::parse(&value);
+    }
+
+    #[test]
+    fn published_host_port_form_round_trips(host in 1u16.., container in 1u16.., udp in proptest::bool::ANY) {
+        let proto = if udp { "udp" } else { "tcp" };
+        let spec = PublishSpec::parse(&format!("127.0.0.1:{host}:{container}/{proto}")).unwrap();
+        proptest::prop_assert_eq!(spec.host_port, Some(host));
+        proptest::prop_assert_eq!(spec.container_port, container);
+        proptest::prop_assert_eq!(spec.protocol.to_string(), proto);
+    }
+}
