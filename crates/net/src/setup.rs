@@ -83,6 +83,9 @@ pub fn ensure_bridge(netlink: &Netlink, spec: &BridgeSpec) -> Result<u32, NetErr
     let mut rollback = Rollback::new(netlink);
     let index = netlink.create_bridge(&spec.name, spec.mtu)?;
     rollback.delete_link_on_failure(index);
+    if has_ipv6(spec.subnets.iter().copied()) {
+        disable_ipv6_dad(&spec.name)?;
+    }
     for subnet in &spec.subnets {
         netlink.add_address(index, subnet.gateway(), subnet.prefix_len())?;
     }
@@ -123,8 +126,25 @@ pub fn detach_container(netlink: &Netlink, host_ifname: &str) -> Result<bool, Ne
 /// loopback). Acts on the calling thread's network namespace.
 pub fn enable_route_localnet(bridge: &str) -> Result<(), NetError> {
     check_link_name(bridge)?;
-    let path = PathBuf::from(format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet"));
-    std::fs::write(&path, "1").map_err(|source| NetError::Sysctl { path, source })
+    write_sysctl(
+        format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet"),
+        "1",
+    )
+}
+
+/// Skips IPv6 duplicate address detection on `ifname`: brig's IPAM already
+/// guarantees uniqueness, and DAD would keep the address unusable for ~1 s.
+fn disable_ipv6_dad(ifname: &str) -> Result<(), NetError> {
+    write_sysctl(format!("/proc/sys/net/ipv6/conf/{ifname}/accept_dad"), "0")
+}
+
+fn write_sysctl(path: String, value: &str) -> Result<(), NetError> {
+    let path = PathBuf::from(path);
+    std::fs::write(&path, value).map_err(|source| NetError::Sysctl { path, source })
+}
+
+fn has_ipv6(subnets: impl IntoIterator<Item = Subnet>) -> bool {
+    subnets.into_iter().any(|subnet| subnet.gateway().is_ipv6())
 }
 
 /// Runs inside the container's namespace: rename to eth0, addresses, up, routes, lo up.
@@ -134,6 +154,9 @@ fn configure_inside(peer_name: &str, spec: &ContainerLinkSpec) -> Result<(), Net
     netlink.rename(index, CONTAINER_IFNAME)?;
     // The MTU given at veth creation applies to the host end only.
     netlink.set_mtu(index, spec.mtu)?;
+    if has_ipv6(spec.addresses.iter().map(|(_, subnet)| *subnet)) {
+        disable_ipv6_dad(CONTAINER_IFNAME)?;
+    }
     for (address, subnet) in &spec.addresses {
         netlink.add_address(index, *address, subnet.prefix_len())?;
     }

@@ -163,6 +163,11 @@ fn dual_stack_bridge_is_idempotent_and_removed() {
         ok && out.contains("10.99.2.2/24") && out.contains("fd00:99:2::2/64"),
         "{out}"
     );
+    assert!(!out.contains("tentative"), "no DAD delay: {out}");
+    for to in ["fd00:99:2::1", "10.99.2.1"] {
+        let (ok, out) = c1.exec("/bin/busybox", &["ping", "-c", "1", "-W", "2", to]);
+        assert!(ok, "ping {to}: {out}");
+    }
     in_host(&host, |nl| remove_bridge(nl, BRIDGE)).unwrap();
     assert_eq!(
         links_in(&host),
