@@ -131,6 +131,8 @@ pub(crate) fn create_with_console(
     dir.save(&record)?;
     {
         use brig_cgroups::CgroupManager;
+        // Armed before creating: a create that fails half-way is undone too.
+        cleanup.cgroup = Some(cg.clone());
         cg.create()?;
         cleanup.cgroup = Some(cg.clone());
         if let Some(resources) = crate::cgroup::resources_with_devices(&bundle.spec) {
