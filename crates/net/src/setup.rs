@@ -16,6 +16,9 @@ use crate::netns::{open_netns, run_in_netns};
 /// The name of the container's interface inside its namespace.
 pub const CONTAINER_IFNAME: &str = "eth0";
 
+/// Longest host-side veth name: 15 bytes (IFNAMSIZ - 1) minus the "-c" suffix.
+pub const MAX_HOST_IFNAME: usize = 13;
+
 /// A bridge for one network, with the gateway addresses of its subnets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BridgeSpec {
@@ -27,7 +30,8 @@ pub struct BridgeSpec {
 /// One container's attachment to a bridge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerLinkSpec {
-    /// The host end of the veth pair (e.g. "brig" + short id), max 15 bytes.
+    /// The host end of the veth pair (e.g. "brig" + 9 hex digits of the id),
+    /// at most 13 bytes: the container end is first created as NAME + "-c".
     pub host_ifname: String,
     pub bridge: String,
     /// The container's network namespace (e.g. /proc/PID/ns/net or /run/netns/NAME).
@@ -105,7 +109,7 @@ pub fn remove_bridge(netlink: &Netlink, name: &str) -> Result<bool, NetError> {
 pub fn attach_container(netlink: &Netlink, spec: &ContainerLinkSpec) -> Result<(), NetError> {
     let bridge_index = netlink.require_link(&spec.bridge)?;
     let netns_fd = open_netns(&spec.netns)?;
-    let peer_name = temporary_peer_name(&spec.host_ifname);
+    let peer_name = temporary_peer_name(&spec.host_ifname)?;
     let mut rollback = Rollback::new(netlink);
     let (host_index, peer_index) = netlink.create_veth(&spec.host_ifname, &peer_name, spec.mtu)?;
     rollback.delete_link_on_failure(host_index);
@@ -172,8 +176,13 @@ fn configure_inside(peer_name: &str, spec: &ContainerLinkSpec) -> Result<(), Net
 
 /// A name for the container end while it is still in the bridge's namespace;
 /// it must not clash with other containers' temporary names.
-fn temporary_peer_name(host_ifname: &str) -> String {
-    let mut name: String = host_ifname.chars().take(13).collect();
-    name.push_str("-c");
-    name
+fn temporary_peer_name(host_ifname: &str) -> Result<String, NetError> {
+    check_link_name(host_ifname)?;
+    if host_ifname.len() > MAX_HOST_IFNAME {
+        return Err(NetError::InvalidLinkName {
+            name: host_ifname.to_string(),
+            reason: "a container's host interface name must be at most 13 bytes",
+        });
+    }
+    Ok(format!("{host_ifname}-c"))
 }

@@ -179,6 +179,34 @@ fn dual_stack_bridge_is_idempotent_and_removed() {
 }
 
 #[test]
+fn failed_bridge_setup_removes_the_bridge_and_bad_names_create_nothing() {
+    if !need_root("failed_bridge_setup_removes_the_bridge_and_bad_names_create_nothing") {
+        return;
+    }
+    let (host, c1) = (TestNetns::new("host"), TestNetns::new("c1"));
+    // The same subnet twice: adding its gateway address again fails (EEXIST)
+    // after the bridge was created.
+    let same_gateway = vec![Subnet::parse("10.99.3.0/24", None).unwrap(); 2];
+    let error = in_host(&host, |nl| ensure_bridge(nl, &bridge_spec(same_gateway))).unwrap_err();
+    assert!(
+        error.to_string().contains("add address 10.99.3.1/24"),
+        "{error}"
+    );
+    assert_eq!(links_in(&host), ["lo"]);
+
+    let subnet = Subnet::parse("10.99.4.0/24", None).unwrap();
+    let spec = container_spec("brig-fourteen1", &c1, "10.99.4.2", subnet);
+    let error = in_host(&host, |nl| {
+        ensure_bridge(nl, &bridge_spec(vec![subnet]))?;
+        attach_container(nl, &spec)
+    })
+    .unwrap_err();
+    assert!(error.to_string().contains("at most 13 bytes"), "{error}");
+    assert_eq!(links_in(&host), [BRIDGE, "lo"]);
+    assert_eq!(links_in(&c1), ["lo"]);
+}
+
+#[test]
 fn invalid_interface_names_are_refused_before_any_change() {
     let error = brig_net::netlink::check_link_name("a-name-that-is-far-too-long").unwrap_err();
     assert!(error.to_string().contains("1 to 15 bytes"), "{error}");
