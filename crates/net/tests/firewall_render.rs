@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use brig_net::firewall::{
-    EgressRule, FirewallError, FirewallPlan, NetworkRules, PortForward, Protocol, PublishSpec,
-    render,
+    ContainerEgress, EgressRule, FirewallError, FirewallPlan, NetworkRules, PortForward, Protocol,
+    PublishSpec, render,
 };
 
 fn golden(name: &str, actual: &str) {
@@ -31,6 +31,7 @@ fn network(name: &str, bridge: &str, subnets: &[&str]) -> NetworkRules {
         subnets: subnets.iter().map(|s| s.parse().unwrap()).collect(),
         internal: false,
         egress_allow: None,
+        container_egress: Vec::new(),
     }
 }
 
@@ -53,12 +54,13 @@ fn full_plan() -> FirewallPlan {
         EgressRule::parse("10.97.0.0/24:8080").unwrap(),
         EgressRule::parse("fd00:97::/64").unwrap(),
     ]);
+    let mut default = network("brig", "brig0", &["10.88.0.0/16", "fd00:88::/64"]);
+    default.container_egress.push(ContainerEgress {
+        address: "10.88.0.5".parse().unwrap(),
+        allow: vec![EgressRule::parse("1.1.1.1:53").unwrap()],
+    });
     FirewallPlan {
-        networks: vec![
-            network("brig", "brig0", &["10.88.0.0/16", "fd00:88::/64"]),
-            internal,
-            restricted,
-        ],
+        networks: vec![default, internal, restricted],
         forwards: vec![
             forward("127.0.0.1:18080:80", "10.88.0.2"),
             forward("5353:53/udp", "10.88.0.3"),

@@ -9,7 +9,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use brig_net::firewall::{
-    EgressRule, Firewall, FirewallPlan, NetworkRules, NftFirewall, PortForward, PublishSpec,
+    ContainerEgress, EgressRule, Firewall, FirewallPlan, NetworkRules, NftFirewall, PortForward,
+    PublishSpec,
 };
 use brig_net::netns::run_in_netns;
 use brig_net::setup::{
@@ -92,6 +93,7 @@ fn network(name: &str, bridge: &str, subnet: &str) -> NetworkRules {
         subnets: vec![subnet.parse().unwrap()],
         internal: false,
         egress_allow: None,
+        container_egress: Vec::new(),
     }
 }
 
@@ -203,6 +205,20 @@ fn egress_allow_list_lets_one_port_through_and_drops_another() {
     assert!(
         connects_from(&t.b, "10.97.0.2:8081"),
         "a network without a list is unrestricted"
+    );
+
+    plan.networks[1].container_egress.push(ContainerEgress {
+        address: "10.96.2.2".parse().unwrap(),
+        allow: vec![EgressRule::parse("10.97.0.2:8081").unwrap()],
+    });
+    firewall.apply(&plan).unwrap();
+    assert!(
+        connects_from(&t.b, "10.97.0.2:8081"),
+        "the container's own list allows 8081"
+    );
+    assert!(
+        !connects_from(&t.b, "10.97.0.2:8080"),
+        "and drops what it does not list"
     );
     firewall.apply(&FirewallPlan::default()).unwrap();
     assert_eq!(tables_in(&t.host), "");

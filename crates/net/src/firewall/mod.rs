@@ -47,6 +47,15 @@ pub struct NetworkRules {
     pub internal: bool,
     /// `--egress-allow`: when Some, new outbound connections go only to these.
     pub egress_allow: Option<Vec<EgressRule>>,
+    /// Per-container `--egress-allow` lists; a container's list replaces the network's.
+    pub container_egress: Vec<ContainerEgress>,
+}
+
+/// One container's own egress allow list, keyed by its address on the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerEgress {
+    pub address: IpAddr,
+    pub allow: Vec<EgressRule>,
 }
 
 /// A published port, resolved to the container's address.

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use ipnet::IpNet;
 
-use super::{Firewall, FirewallError, FirewallPlan, NetworkRules, PortForward};
+use super::{EgressRule, Firewall, FirewallError, FirewallPlan, NetworkRules, PortForward};
 use crate::netns::run_in_netns;
 
 /// The table brig owns.
@@ -95,8 +95,10 @@ pub fn render(plan: &FirewallPlan) -> Result<String, FirewallError> {
     }
     out.push_str(&format!("table {TABLE} {{\n"));
     render_forward_chain(&mut out, plan);
-    for network in &plan.networks {
-        render_egress_chain(&mut out, network);
+    for network in plan.networks.iter().filter(|n| !n.internal) {
+        for (chain, allow) in egress_chains(network) {
+            render_egress_chain(&mut out, &chain, allow);
+        }
     }
     render_published_chains(&mut out, &plan.forwards)?;
     render_postrouting_chain(&mut out, plan);
@@ -131,6 +133,20 @@ fn render_forward_chain(out: &mut String, plan: &FirewallPlan) {
                 others.join(", ")
             );
         }
+        // A container's own list comes first and ends in a verdict, so it
+        // replaces the network's list for that container.
+        for (index, container) in network.container_egress.iter().enumerate() {
+            let saddr = format!(
+                "{} saddr {}",
+                family_keyword(container.address),
+                container.address
+            );
+            let _ = writeln!(
+                out,
+                "\t\tiifname {bridge} oifname != {bridge} {saddr} jump {}",
+                container_chain_name(network, index)
+            );
+        }
         if network.egress_allow.is_some() {
             let _ = writeln!(
                 out,
@@ -143,14 +159,8 @@ fn render_forward_chain(out: &mut String, plan: &FirewallPlan) {
 }
 
 /// Allowed destinations accept, everything else is dropped.
-fn render_egress_chain(out: &mut String, network: &NetworkRules) {
-    let Some(allow) = &network.egress_allow else {
-        return;
-    };
-    if network.internal {
-        return;
-    }
-    let _ = writeln!(out, "\tchain {} {{", egress_chain_name(network));
+fn render_egress_chain(out: &mut String, chain: &str, allow: &[EgressRule]) {
+    let _ = writeln!(out, "\tchain {chain} {{");
     for rule in allow {
         let daddr = format!(
             "{} daddr {}",
@@ -242,6 +252,29 @@ fn render_postrouting_chain(out: &mut String, plan: &FirewallPlan) {
 
 fn egress_chain_name(network: &NetworkRules) -> String {
     format!("egress-{}", network.bridge)
+}
+
+fn container_chain_name(network: &NetworkRules, index: usize) -> String {
+    format!("egress-{}-{index}", network.bridge)
+}
+
+/// (chain name, allow list) for every egress chain of `network`.
+fn egress_chains(network: &NetworkRules) -> Vec<(String, &[EgressRule])> {
+    let containers = network
+        .container_egress
+        .iter()
+        .enumerate()
+        .map(|(index, container)| {
+            (
+                container_chain_name(network, index),
+                container.allow.as_slice(),
+            )
+        });
+    let own = network
+        .egress_allow
+        .as_deref()
+        .map(|allow| (egress_chain_name(network), allow));
+    containers.chain(own).collect()
 }
 
 fn family_keyword(ip: IpAddr) -> &'static str {
