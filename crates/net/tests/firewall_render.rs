@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use brig_net::firewall::{
     ContainerEgress, EgressRule, FirewallError, FirewallPlan, NetworkRules, PortForward, Protocol,
-    PublishSpec, render,
+    PublishSpec, RANDOM_PORT_RANGE, check_port_conflicts, pick_host_port, render,
 };
 
 fn golden(name: &str, actual: &str) {
@@ -92,6 +92,50 @@ fn dnat_with_mixed_families_is_refused() {
     );
     assert!(
         error.to_string().starts_with("-p 127.0.0.1:18080"),
+        "{error}"
+    );
+}
+
+#[test]
+fn conflicting_host_ports_are_refused_and_random_ports_avoid_taken_ones() {
+    let mut plan = full_plan();
+    plan.forwards.push(forward("18080:8080", "10.88.0.9"));
+    let error = render(&plan).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            FirewallError::PortTaken {
+                host_port: 18080,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().starts_with("-p 18080/tcp"), "{error}");
+    // Same port, other protocol or other explicit address: no conflict.
+    let ok = [
+        forward("127.0.0.1:18080:80", "10.88.0.2"),
+        forward("127.0.0.2:18080:80", "10.88.0.3"),
+        forward("18080:80/udp", "10.88.0.4"),
+    ];
+    assert!(check_port_conflicts(&ok).is_ok());
+
+    let taken = [
+        forward("32768:80", "10.88.0.2"),
+        forward("32769:80", "10.88.0.3"),
+        forward("32770:53/udp", "10.88.0.4"),
+    ];
+    assert_eq!(
+        pick_host_port(&taken, Protocol::Tcp, RANDOM_PORT_RANGE).unwrap(),
+        32770
+    );
+    assert_eq!(
+        pick_host_port(&taken, Protocol::Udp, RANDOM_PORT_RANGE).unwrap(),
+        32768
+    );
+    let error = pick_host_port(&taken, Protocol::Tcp, 32768..=32769).unwrap_err();
+    assert!(
+        matches!(error, FirewallError::NoFreeHostPort { .. }),
         "{error}"
     );
 }

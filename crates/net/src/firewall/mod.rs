@@ -14,7 +14,9 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 
 pub use nft::{NftFirewall, TABLE, render};
-pub use ports::{EgressRule, Protocol, PublishSpec};
+pub use ports::{
+    EgressRule, Protocol, PublishSpec, RANDOM_PORT_RANGE, check_port_conflicts, pick_host_port,
+};
 
 /// A firewall backend.
 pub trait Firewall {
@@ -83,6 +85,16 @@ pub enum FirewallError {
         host_port: u16,
         container_ip: IpAddr,
     },
+    #[error(
+        "-p {host_port}/{protocol}: the host port is already published for {container_ip}; pick another host port"
+    )]
+    PortTaken {
+        host_port: u16,
+        protocol: Protocol,
+        container_ip: IpAddr,
+    },
+    #[error("no free host port in {first}-{last} for -p; give the host port explicitly")]
+    NoFreeHostPort { first: u16, last: u16 },
     #[error("cannot run {program}: {source}; install nftables")]
     Spawn {
         program: PathBuf,

@@ -89,6 +89,7 @@ impl Firewall for NftFirewall {
 /// delete succeed whether or not the table exists; an empty plan ends there,
 /// so the table disappears with the last network.
 pub fn render(plan: &FirewallPlan) -> Result<String, FirewallError> {
+    super::check_port_conflicts(&plan.forwards)?;
     let mut out = format!("add table {TABLE}\ndelete table {TABLE}\n");
     if plan.is_empty() {
         return Ok(out);

@@ -5,7 +5,9 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::FirewallError;
+use std::ops::RangeInclusive;
+
+use super::{FirewallError, PortForward};
 
 /// Transport protocol of a published port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -138,4 +140,47 @@ fn bare_address(value: &str) -> Option<EgressRule> {
         destination: IpNet::from(IpAddr::V4(ip)),
         port: Some(parse_port(port)?),
     })
+}
+
+/// Host ports handed out for `-p CTR` (the kernel's default ephemeral range).
+pub const RANDOM_PORT_RANGE: RangeInclusive<u16> = 32768..=60999;
+
+/// Picks the lowest port in `range` that no forward uses for `protocol`
+/// (the engine still has to check that no other program listens on it).
+pub fn pick_host_port(
+    forwards: &[PortForward],
+    protocol: Protocol,
+    range: RangeInclusive<u16>,
+) -> Result<u16, FirewallError> {
+    let (first, last) = (*range.start(), *range.end());
+    range
+        .into_iter()
+        .find(|port| {
+            !forwards
+                .iter()
+                .any(|f| f.protocol == protocol && f.host_port == *port)
+        })
+        .ok_or(FirewallError::NoFreeHostPort { first, last })
+}
+
+/// Refuses two forwards of one protocol and host port whose host addresses
+/// overlap (equal, or either one unspecified, meaning every address).
+pub fn check_port_conflicts(forwards: &[PortForward]) -> Result<(), FirewallError> {
+    for (index, forward) in forwards.iter().enumerate() {
+        let clash = forwards[..index].iter().find(|earlier| {
+            earlier.protocol == forward.protocol
+                && earlier.host_port == forward.host_port
+                && (earlier.host_ip.is_none()
+                    || forward.host_ip.is_none()
+                    || earlier.host_ip == forward.host_ip)
+        });
+        if let Some(earlier) = clash {
+            return Err(FirewallError::PortTaken {
+                host_port: forward.host_port,
+                protocol: forward.protocol,
+                container_ip: earlier.container_ip,
+            });
+        }
+    }
+    Ok(())
 }
