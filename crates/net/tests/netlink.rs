@@ -224,3 +224,37 @@ fn host_link_names() -> Vec<String> {
     names.sort();
     names
 }
+
+#[test]
+fn attach_and_detach_timing_is_reported() {
+    if !need_root("attach_and_detach_timing_is_reported") {
+        return;
+    }
+    let host = TestNetns::new("host");
+    let containers: Vec<TestNetns> = (0..5).map(|_| TestNetns::new("c")).collect();
+    let subnet = Subnet::parse("10.99.5.0/24", None).unwrap();
+    let timings = in_host(&host, |nl| {
+        ensure_bridge(nl, &bridge_spec(vec![subnet]))?;
+        let mut timings = Vec::new();
+        for (n, container) in containers.iter().enumerate() {
+            let spec = container_spec(
+                &format!("brigtt{n}"),
+                container,
+                &format!("10.99.5.{}", n + 2),
+                subnet,
+            );
+            let start = std::time::Instant::now();
+            attach_container(nl, &spec)?;
+            let attached = start.elapsed();
+            detach_container(nl, &spec.host_ifname)?;
+            timings.push((attached, start.elapsed() - attached));
+        }
+        Ok(timings)
+    })
+    .unwrap();
+    for (attach, detach) in &timings {
+        eprintln!("attach_container {attach:?}, detach_container {detach:?}");
+        assert!(attach.as_millis() < 1000, "attach took {attach:?}");
+    }
+    assert_eq!(links_in(&host), [BRIDGE, "lo"]);
+}
