@@ -182,7 +182,11 @@ fn run_it_gives_the_container_a_terminal() {
             IMAGE,
             "sh",
             "-c",
-            "tty; test -t 0 && echo stdin-is-a-tty; exit 6",
+            // The pause lets podman's attach settle: on a loaded machine the
+            // output of a container that exits within milliseconds of `start`
+            // was once lost with brig-runtime (not seen with runc, which
+            // starts slower); under investigation, see the issue 5 notes.
+            "sleep 0.3; tty; test -t 0 && echo stdin-is-a-tty; exit 6",
         ]);
         let observed = (
             out.code,
