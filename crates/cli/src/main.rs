@@ -18,6 +18,11 @@ mod output;
 use clap::Parser;
 
 fn main() {
+    // A container's monitor lives as long as its container: it skips
+    // building the whole command tree, which would stay in its memory.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "__monitor") {
+        std::process::exit(brig_engine::run_monitor());
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => std::process::exit(exit::usage_error(&err)),

@@ -20,13 +20,22 @@ pub fn cgroups_path(id: &str) -> String {
 /// process still in its cgroup, the cgroup and the root filesystem mount.
 /// Only for containers that must not run.
 pub fn release_run(ctx: &Ctx, rec: &ContainerRecord) -> Result<()> {
+    release_runtime(ctx, rec)?;
+    let mount_point = ctx.paths.rootfs(&rec.id);
+    rootfs::unmount_all(&mount_point)?;
+    let _ = std::fs::remove_dir(&mount_point);
+    Ok(())
+}
+
+/// [`release_run`] without the unmount (a monitor's mount goes with it).
+pub fn release_runtime(ctx: &Ctx, rec: &ContainerRecord) -> Result<()> {
     let runtime = ctx.runtime(rec);
     let _ = runtime.delete(&rec.id, true);
     // After /run was wiped the runtime knows nothing; the cgroup still does.
     if let Ok(cg) = AnyManager::for_container(Some(&cgroups_path(&rec.id)), &rec.id, false) {
         cg.remove()?;
     }
-    rootfs::unmount_all(&ctx.paths.rootfs(&rec.id))
+    Ok(())
 }
 
 /// Removes the monitor's socket files (its own exit, or a dead monitor's).
@@ -40,16 +49,12 @@ pub fn remove_sockets(ctx: &Ctx, id: &str) {
 /// volumes (with `volumes`), record and lock.
 pub fn remove_container(ctx: &Ctx, rec: &ContainerRecord, volumes: bool) -> Result<()> {
     release_run(ctx, rec)?;
+    remove_released(ctx, rec, volumes)
+}
+
+/// [`remove_container`] for a container whose run was just released.
+pub fn remove_released(ctx: &Ctx, rec: &ContainerRecord, volumes: bool) -> Result<()> {
     remove_sockets(ctx, &rec.id);
-    let rootfs = ctx.paths.rootfs(&rec.id);
-    if rootfs::is_mount_point(&rootfs) {
-        // Never delete through a mount: that would delete the container's files.
-        return Err(Error::io(
-            "unmount",
-            &rootfs,
-            std::io::Error::other("still mounted; unmount it and retry rm"),
-        ));
-    }
     match ctx.snapshotter()?.remove(&rec.id) {
         Ok(()) | Err(brig_snapshot::Error::SnapshotNotFound { .. }) => {}
         Err(e) => return Err(e.into()),

@@ -2,12 +2,15 @@
 //!
 //! - `<root>` (default `/var/lib/brig`, survives reboots): `brig.db`,
 //!   images and layers (brig-image, brig-snapshot), `containers/<id>/`
-//!   (the bundle: `config.json`, the `rootfs` mount point, logs, the
-//!   generated `hostname`/`hosts`/`resolv.conf`), `volumes/<name>/_data`,
+//!   (the bundle: `config.json`, logs, the generated
+//!   `hostname`/`hosts`/`resolv.conf`), `volumes/<name>/_data`,
 //!   `secrets/<id>`.
 //! - `<runroot>` (default `/run/brig`, gone after a reboot): `locks/`,
-//!   the OCI runtime's `--root` (`runtime/`), and the monitors' sockets
-//!   (`sock/`, short names because a socket path holds at most 107 bytes).
+//!   the OCI runtime's `--root` (`runtime/`), the root filesystem mount
+//!   points (`rootfs/<id>`: the mounts live in each monitor's own mount
+//!   namespace, outside the bundle, so removing a bundle never meets a
+//!   mount), and the monitors' sockets (`sock/`, short names because a
+//!   socket path holds at most 107 bytes).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -38,6 +41,7 @@ impl Paths {
             self.secrets_dir(),
             self.locks_dir(),
             self.runtime_root(),
+            self.rootfs_dir(),
             self.sock_dir(),
         ] {
             fs::create_dir_all(&dir).ctx("create directory", &dir)?;
@@ -66,9 +70,14 @@ impl Paths {
         self.containers_dir().join(id)
     }
 
-    /// The container's root filesystem mount point (inside the bundle).
+    /// Where root filesystems are mounted.
+    pub fn rootfs_dir(&self) -> PathBuf {
+        self.runroot.join("rootfs")
+    }
+
+    /// The container's root filesystem mount point.
     pub fn rootfs(&self, id: &str) -> PathBuf {
-        self.bundle(id).join("rootfs")
+        self.rootfs_dir().join(id)
     }
 
     /// The container's current log file (older ones end in `.1`, `.2`, ...).

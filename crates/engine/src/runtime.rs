@@ -92,7 +92,8 @@ impl OciRuntime {
         if let Some(log) = log {
             cmd.arg("--log").arg(log).arg("--log-format").arg("json");
         }
-        cmd.env_remove(crate::monitor::ENV);
+        cmd.env_remove(crate::monitor::ENV)
+            .env_remove(crate::monitor::MALLOC_ENV);
         cmd
     }
 

@@ -93,6 +93,20 @@ fn health_goes_starting_healthy_unhealthy() {
         o.health_retries = Some(2);
     });
     let status = || t.engine.find(&id).unwrap().health.map(|h| h.status);
+    let wait_status = |want: HealthStatus| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while status() != Some(want) {
+            if Instant::now() >= deadline {
+                let log = t.root().join("containers").join(&id).join("monitor.log");
+                panic!(
+                    "not {want:?}: {:#?}\nmonitor log: {}",
+                    t.engine.find(&id).unwrap().health,
+                    std::fs::read_to_string(log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    };
     assert_eq!(status(), Some(HealthStatus::Starting));
     t.engine
         .exec(
@@ -103,9 +117,7 @@ fn health_goes_starting_healthy_unhealthy() {
             },
         )
         .unwrap();
-    wait_for("healthy", Duration::from_secs(10), || {
-        status() == Some(HealthStatus::Healthy)
-    });
+    wait_status(HealthStatus::Healthy);
     t.engine
         .exec(
             &id,
@@ -115,9 +127,7 @@ fn health_goes_starting_healthy_unhealthy() {
             },
         )
         .unwrap();
-    wait_for("unhealthy", Duration::from_secs(10), || {
-        status() == Some(HealthStatus::Unhealthy)
-    });
+    wait_status(HealthStatus::Unhealthy);
     let h = t.engine.find(&id).unwrap().health.unwrap();
     assert!(h.failing_streak >= 2 && !h.log.is_empty());
     // healthcheck run records a result now.
@@ -171,8 +181,6 @@ fn a_reboot_leaves_containers_exited_and_startable() {
                 rustix::process::Signal::KILL,
             );
         }
-        let rootfs = t.root().join("containers").join(id.as_str()).join("rootfs");
-        let _ = rustix::mount::unmount(&rootfs, rustix::mount::UnmountFlags::DETACH);
     }
     std::fs::remove_dir_all(t.runroot()).unwrap();
     let engine = t.reopen();

@@ -9,6 +9,7 @@ pub mod caps;
 pub mod exec;
 pub mod fd;
 pub mod keyring;
+pub mod memory;
 pub mod mount;
 pub mod process;
 pub mod sched;

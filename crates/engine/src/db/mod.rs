@@ -34,7 +34,8 @@ const COMPONENTS: &[(&str, i64, &str)] = &[
 #[derive(Debug)]
 pub struct Db {
     path: PathBuf,
-    conn: Mutex<Connection>,
+    /// `None` after [`Db::release`]; reopened on the next use.
+    conn: Mutex<Option<Connection>>,
 }
 
 /// What a write transaction's body returns: a database error, or an engine
@@ -62,30 +63,9 @@ impl Db {
     /// Opens (creating if needed) the database and brings the engine's
     /// tables to this build's schema.
     pub fn open(path: &Path) -> Result<Self> {
-        let db_err = |source| Error::Database {
-            path: path.to_owned(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(db_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
-        // Switching to WAL needs a write lock; another process may hold it
-        // while it does the same, and the busy handler does not cover this.
-        let mut tries = 0;
-        loop {
-            match conn.pragma_update(None, "journal_mode", "WAL") {
-                Ok(()) => break,
-                Err(e) if tries < 100 && is_busy(&e) => {
-                    tries += 1;
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Err(e) => return Err(db_err(e)),
-            }
-        }
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(db_err)?;
         let db = Db {
             path: path.to_owned(),
-            conn: Mutex::new(conn),
+            conn: Mutex::new(Some(connect(path)?)),
         };
         db.migrate()?;
         Ok(db)
@@ -95,11 +75,18 @@ impl Db {
         &self.path
     }
 
-    /// Limits SQLite's page cache (the monitor keeps its connection for
-    /// the container's life and needs little).
-    pub fn set_cache_kib(&self, kib: i64) {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = conn.pragma_update(None, "cache_size", -kib);
+    /// Closes the connection until the next use (a monitor, idle for the
+    /// container's life, keeps none of SQLite's memory meanwhile).
+    pub fn release(&self) {
+        *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    fn guard(&self) -> Result<std::sync::MutexGuard<'_, Option<Connection>>> {
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(connect(&self.path)?);
+        }
+        Ok(guard)
     }
 
     fn migrate(&self) -> Result<()> {
@@ -142,7 +129,10 @@ impl Db {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> TxResult<T>,
     ) -> Result<T> {
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.guard()?;
+        let Some(conn) = guard.as_mut() else {
+            return Err(self.err(rusqlite::Error::InvalidQuery));
+        };
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| self.err(e))?;
@@ -157,8 +147,11 @@ impl Db {
     }
 
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> TxResult<T>) -> Result<T> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        match f(&conn) {
+        let guard = self.guard()?;
+        let Some(conn) = guard.as_ref() else {
+            return Err(self.err(rusqlite::Error::InvalidQuery));
+        };
+        match f(conn) {
             Ok(out) => Ok(out),
             Err(TxError::Sql(e)) => Err(self.err(e)),
             Err(TxError::Engine(e)) => Err(e),
@@ -171,6 +164,32 @@ impl Db {
             source,
         }
     }
+}
+
+/// A connection in WAL mode with a busy timeout.
+fn connect(path: &Path) -> Result<Connection> {
+    let db_err = |source| Error::Database {
+        path: path.to_owned(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(db_err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
+    // Switching to WAL needs a write lock; another process may hold it
+    // while it does the same, and the busy handler does not cover this.
+    let mut tries = 0;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Ok(()) => break,
+            Err(e) if tries < 100 && is_busy(&e) => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(db_err(e)),
+        }
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(db_err)?;
+    Ok(conn)
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {

@@ -37,6 +37,10 @@ use crate::error::{Error, Result};
 pub const ENV: &str = "BRIG_MONITOR";
 /// Set in the second (detached) monitor process.
 const STAGE_ENV: &str = "BRIG_MONITOR_DETACHED";
+/// glibc's malloc settings for monitors (one arena, no kept free memory);
+/// removed again for every process a monitor starts.
+pub(crate) const MALLOC_ENV: &str = "GLIBC_TUNABLES";
+const MALLOC_TUNING: &str = "glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=0:glibc.malloc.top_pad=0:glibc.malloc.mmap_threshold=65536";
 
 /// What a monitor is asked to do.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,6 +80,8 @@ impl MonitorLauncher {
         let mut child = Command::new(&self.program)
             .args(&self.args)
             .env(ENV, json)
+            // A long-lived, single-threaded process: give freed memory back.
+            .env(MALLOC_ENV, MALLOC_TUNING)
             .env_remove(STAGE_ENV)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -56,6 +56,12 @@ impl Monitor {
         let ready = Readiness::from_stdout();
         let _ = rustix::process::setsid();
         let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+        if let Err(e) = private_mounts() {
+            return Err((
+                ready,
+                Error::io("create the monitor's mount namespace", "/", e),
+            ));
+        }
         match Self::open(args, ready) {
             Ok(m) => Ok(m),
             Err((ready, e)) => Err((ready, e)),
@@ -68,7 +74,6 @@ impl Monitor {
     ) -> std::result::Result<Monitor, (Readiness, Error)> {
         let opened = (|| {
             let ctx = Ctx::open(&args.root, &args.runroot)?;
-            ctx.db.set_cache_kib(64);
             let log_path = ctx.paths.monitor_log(&args.id);
             if let Ok(f) = std::fs::OpenOptions::new()
                 .create(true)
@@ -87,6 +92,11 @@ impl Monitor {
                 Signal::HUP.as_raw(),
             ])
             .ctx("block signals", "signalfd")?;
+            // Non-blocking: a signal seen by poll may be taken by another
+            // thread before we read it (a test harness has several).
+            let flags = rustix::fs::fcntl_getfl(&sigfd).ctx("configure", "signalfd")?;
+            rustix::fs::fcntl_setfl(&sigfd, flags | rustix::fs::OFlags::NONBLOCK)
+                .ctx("configure", "signalfd")?;
             let clients = Clients::bind(&ctx.paths.attach_socket(&args.id))?;
             let log = LogWriter::open(&ctx.paths.log(&args.id), &rec.config.log)?;
             Ok((ctx, sigfd, clients, log))
@@ -172,6 +182,9 @@ impl Monitor {
             .as_ref()
             .and_then(|r| r.config.healthcheck.clone())
             .map(HealthRunner::new);
+        drop(rec);
+        self.ctx.db.release();
+        brig_sys::memory::release_free_memory();
         loop {
             let wait = health.as_ref().map_or(Duration::from_secs(60), |h| {
                 h.wait().max(Duration::from_millis(1))
@@ -184,6 +197,7 @@ impl Monitor {
                             r.stop_requested = true;
                             Ok(())
                         });
+                        self.ctx.db.release();
                         if let Some(rt) = &runtime {
                             let _ = rt.kill(&self.id, stop_signal, false);
                         }
@@ -246,6 +260,11 @@ impl Monitor {
     }
 
     fn record_health(&self, result: HealthResult, in_start_period: bool, retries: u32) {
+        self.record_health_inner(result, in_start_period, retries);
+        self.ctx.db.release();
+    }
+
+    fn record_health_inner(&self, result: HealthResult, in_start_period: bool, retries: u32) {
         let mut status = None;
         let changed = self.ctx.db.modify(&self.id, |r| {
             let h = r.health.get_or_insert_with(Default::default);
@@ -373,7 +392,9 @@ impl Monitor {
             return Ok(false);
         };
         let oom = oom_killed(&rec);
-        cleanup::release_run(&self.ctx, &rec)?;
+        // The root filesystem stays mounted in our namespace (for a restart);
+        // it goes away with us.
+        cleanup::release_runtime(&self.ctx, &rec)?;
         let (code, error) = match outcome {
             Outcome::Exited(code) => (*code, None),
             Outcome::Failed(e) => (start_failure_code(e), Some(e.to_string())),
@@ -459,7 +480,7 @@ impl Monitor {
         if rec.config.auto_remove
             && rec.state != State::Removing
             && !rec.state.has_monitor()
-            && let Err(e) = cleanup::remove_container(&self.ctx, &rec, true)
+            && let Err(e) = cleanup::remove_released(&self.ctx, &rec, true)
         {
             eprintln!("monitor: --rm of {} failed: {e}", self.id);
         }
@@ -474,6 +495,21 @@ struct Ready {
     outputs: [bool; 2],
     clients: Vec<usize>,
     health: bool,
+}
+
+/// Gives the monitor its own mount namespace (receiving the host's mounts,
+/// sending none back): the container's root filesystem is mounted there,
+/// so it disappears with the monitor, never leaks after a `kill -9`, and
+/// its costly unmount happens after the monitor exits, not while a
+/// `run --rm` waits.
+fn private_mounts() -> std::io::Result<()> {
+    brig_sys::process::unshare(u64::from(rustix::thread::UnshareFlags::NEWNS.bits()))?;
+    rustix::mount::mount_change(
+        "/",
+        rustix::mount::MountPropagationFlags::DOWNSTREAM
+            | rustix::mount::MountPropagationFlags::REC,
+    )?;
+    Ok(())
 }
 
 /// The exit code a failed start gets (Docker's).

@@ -59,11 +59,16 @@ pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
     let rootfs_path = m.ctx.paths.rootfs(&rec.id);
     let bundle = m.ctx.paths.bundle(&rec.id);
     // Whatever a crashed earlier run left behind.
-    let _ = runtime.delete(&rec.id, true);
-    rootfs::unmount_all(&rootfs_path)?;
+    if m.ctx.paths.runtime_root().join(&rec.id).exists() {
+        let _ = runtime.delete(&rec.id, true);
+    }
     std::fs::create_dir_all(&rootfs_path).ctx("create directory", &rootfs_path)?;
-    for spec in m.ctx.snapshotter()?.mounts(&rec.id)? {
-        spec.mount_at(&rootfs_path)?;
+    // A restart reuses our mount; a first start clears what the host left.
+    if first || !rootfs::is_mount_point(&rootfs_path) {
+        rootfs::unmount_all(&rootfs_path)?;
+        for spec in m.ctx.snapshotter()?.mounts(&rec.id)? {
+            spec.mount_at(&rootfs_path)?;
+        }
     }
     let mut mounted = MountedRoot {
         path: &rootfs_path,

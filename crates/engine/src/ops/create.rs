@@ -108,8 +108,8 @@ impl Engine {
     ) -> Result<()> {
         let chain = self.ctx.layers()?.unpack_image(images, image)?;
         self.ctx.snapshotter()?.prepare(&rec.id, &chain)?;
-        let rootfs = self.ctx.paths.rootfs(&rec.id);
-        std::fs::create_dir_all(&rootfs).ctx("create directory", &rootfs)?;
+        let bundle = self.ctx.paths.bundle(&rec.id);
+        std::fs::create_dir_all(&bundle).ctx("create directory", &bundle)?;
         for m in &rec.config.mounts {
             if let MountConfig::Volume {
                 name, anonymous, ..

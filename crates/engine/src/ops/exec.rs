@@ -9,7 +9,6 @@ use std::process::{Child, Stdio};
 
 use rustix::event::{PollFd, PollFlags};
 
-use crate::config::MountConfig;
 use crate::engine::{Engine, new_id};
 use crate::error::{Error, IoContext, Result};
 use crate::record::{ContainerRecord, State};
@@ -59,10 +58,12 @@ impl Engine {
             .workdir
             .clone()
             .unwrap_or_else(|| rec.config.working_dir.clone());
-        let root = Root::open(&self.ctx.paths.rootfs(&rec.id))?;
-        if !behind_user_mount(&rec, program, &env) {
-            check_command(&root, program, &env, &cwd)?;
-        }
+        // The container's own view: its volumes and tmpfs mounts included.
+        let pid = rec
+            .pid
+            .ok_or_else(|| Error::wrong_state(&rec.id, rec.state, "it has no process"))?;
+        let root = Root::open(std::path::Path::new(&format!("/proc/{pid}/root")))?;
+        check_command(&root, program, &env, &cwd)?;
         let mut cmd = self.ctx.runtime(&rec).command(None);
         cmd.arg("exec");
         for e in &opts.env {
@@ -171,19 +172,6 @@ impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
-}
-
-/// Whether `program` would be looked up under a mount the host-side root
-/// filesystem does not show (a volume or bind mount), so it cannot be checked.
-fn behind_user_mount(rec: &ContainerRecord, program: &str, env: &[String]) -> bool {
-    let targets: Vec<&str> = rec.config.mounts.iter().map(MountConfig::target).collect();
-    let under = |p: &str| targets.iter().any(|t| p.starts_with(t));
-    if program.starts_with('/') {
-        return under(program);
-    }
-    env.iter()
-        .find_map(|v| v.strip_prefix("PATH="))
-        .is_some_and(|path| path.split(':').any(under))
 }
 
 fn exit_code(status: std::process::ExitStatus) -> i32 {

@@ -43,10 +43,15 @@ impl Engine {
     ) -> Result<T> {
         let rec = self.find(reference)?;
         if let (State::Running | State::Paused, Some(pid)) = (rec.state, rec.pid) {
-            let path = if live {
-                PathBuf::from(format!("/proc/{pid}/root"))
-            } else {
-                self.ctx.paths.rootfs(&rec.id)
+            // The live view is the init's; the image view is the root
+            // filesystem mount, which exists in the monitor's namespace.
+            let path = match (live, rec.monitor) {
+                (false, Some(m)) => PathBuf::from(format!(
+                    "/proc/{}/root{}",
+                    m.pid,
+                    self.ctx.paths.rootfs(&rec.id).display()
+                )),
+                _ => PathBuf::from(format!("/proc/{pid}/root")),
             };
             return f(&Root::open(&path)?);
         }

@@ -95,6 +95,28 @@ impl Engine {
         for rec in suspects {
             self.repair_one(&rec)?;
         }
+        self.remove_stale_mount_points()
+    }
+
+    /// Mount point directories of containers that do not run (a monitor
+    /// cannot remove its own: it is a mount point in its namespace).
+    fn remove_stale_mount_points(&self) -> Result<()> {
+        let Ok(dir) = std::fs::read_dir(self.ctx.paths.rootfs_dir()) else {
+            return Ok(());
+        };
+        for e in dir.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            let running = self
+                .ctx
+                .db
+                .container(&id)?
+                .is_some_and(|r| r.state.has_monitor() || r.state == State::Creating);
+            // A locked container may have a temporary mount (cp of a stopped one).
+            if !running && let Some(_lock) = self.ctx.try_lock(&id)? {
+                crate::rootfs::unmount_all(&e.path())?;
+                let _ = std::fs::remove_dir(e.path());
+            }
+        }
         Ok(())
     }
 

@@ -145,7 +145,6 @@ impl Engine {
         let snapshots = self.ctx.snapshotter()?;
         for s in snapshots.list()? {
             if !known.contains(&s.id) {
-                crate::rootfs::unmount_all(&self.ctx.paths.rootfs(&s.id))?;
                 snapshots.remove(&s.id)?;
                 removed.push(s.id);
             }
@@ -154,13 +153,9 @@ impl Engine {
             for e in dir.flatten() {
                 let id = e.file_name().to_string_lossy().into_owned();
                 if !known.contains(&id) {
-                    let rootfs = self.ctx.paths.rootfs(&id);
-                    crate::rootfs::unmount_all(&rootfs)?;
-                    if !crate::rootfs::is_mount_point(&rootfs) {
-                        let _ = std::fs::remove_dir_all(e.path());
-                        if !removed.contains(&id) {
-                            removed.push(id);
-                        }
+                    let _ = std::fs::remove_dir_all(e.path());
+                    if !removed.contains(&id) {
+                        removed.push(id);
                     }
                 }
             }

@@ -85,7 +85,7 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Spec> {
     .into_iter()
     .collect();
     let root = RootBuilder::default()
-        .path("rootfs")
+        .path(input.paths.rootfs(input.id))
         .readonly(c.read_only)
         .build()
         .map_err(|e| Error::Spec(format!("root: {e}")))?;

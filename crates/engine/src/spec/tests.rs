@@ -82,7 +82,10 @@ fn defaults_are_tight() {
         s["linux"]["cgroupsPath"],
         format!("/brig/{}", "c".repeat(64))
     );
-    assert_eq!(s["root"]["path"], "rootfs");
+    assert_eq!(
+        s["root"]["path"],
+        format!("/run/brig/rootfs/{}", "c".repeat(64))
+    );
     assert_eq!(s["root"]["readonly"], false);
     assert_eq!(s["hostname"], "cccccccccccc");
     let env = strings(&s["process"]["env"]);
