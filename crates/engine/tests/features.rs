@@ -491,3 +491,59 @@ fn bad_input_creates_nothing() {
         ErrorKind::NotFound
     );
 }
+
+#[test]
+fn userns_auto_maps_root_to_a_private_range_without_chowning_the_image() {
+    require_root!();
+    let t = TestEngine::new();
+    let script =
+        "cat /proc/self/uid_map; id -u; stat -c %u /bin/busybox; touch /made-here && echo write-ok";
+    let a = t.run_sh(script, |o| o.userns = Some("auto".into()));
+    let b = t.run_sh("sleep 1000", |o| o.userns = Some("auto".into()));
+    assert_eq!(
+        t.engine.wait(&a, WaitCondition::NotRunning).unwrap(),
+        0,
+        "{}",
+        t.log_text(&a)
+    );
+    let out = t.log_text(&a);
+    let map: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    let start: u32 = map[1].parse().unwrap();
+    assert_eq!((map[0], map[2]), ("0", "65536"), "{out}");
+    assert!(start >= 1 << 20, "{out}");
+    assert!(
+        out.contains("\n0\n0\nwrite-ok"),
+        "root inside, image files root-owned: {out}"
+    );
+    // The shared layer is untouched; the container's file belongs to its range.
+    use std::os::unix::fs::MetadataExt;
+    let made = t.root().join("snapshots").join(&a).join("upper/made-here");
+    assert_eq!(std::fs::metadata(made).unwrap().uid(), start);
+    let b_map = std::fs::read_to_string(format!(
+        "/proc/{}/uid_map",
+        t.engine.find(&b).unwrap().pid.unwrap()
+    ))
+    .unwrap();
+    let b_start: u32 = b_map.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert_ne!(b_start, start, "each container has its own range");
+}
+
+#[test]
+fn init_runs_tini_as_pid_1() {
+    require_root!();
+    if !std::path::Path::new("/usr/bin/tini-static").exists() {
+        eprintln!("SKIPPED (needs tini-static: apt-get install tini): init_runs_tini_as_pid_1");
+        return;
+    }
+    let t = TestEngine::new();
+    let id = t.run_sh("cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$", |o| {
+        o.init = true
+    });
+    assert_eq!(t.engine.wait(&id, WaitCondition::NotRunning).unwrap(), 0);
+    let out = t.log_text(&id);
+    assert!(out.starts_with("/run/brig-init -- sh -c"), "{out}");
+    assert!(
+        !out.lines().nth(1).is_some_and(|l| l == "1"),
+        "the command is not PID 1: {out}"
+    );
+}

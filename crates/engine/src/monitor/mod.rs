@@ -17,6 +17,7 @@
 //! tells the caller how the start went with one JSON line on its stdout.
 
 mod health;
+mod idmap;
 mod io;
 mod run;
 mod start;

@@ -66,7 +66,13 @@ pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
     // A restart reuses our mount; a first start clears what the host left.
     if first || !rootfs::is_mount_point(&rootfs_path) {
         rootfs::unmount_all(&rootfs_path)?;
-        for spec in m.ctx.snapshotter()?.mounts(&rec.id)? {
+        let mut specs = m.ctx.snapshotter()?.mounts(&rec.id)?;
+        if let Some((start, size)) = m.ctx.db.userns_range(&rec.id)? {
+            let userns = super::idmap::mapped_userns(start, size)?;
+            let scratch = m.ctx.paths.rootfs_dir().join(format!("{}.idmap", rec.id));
+            specs = super::idmap::idmapped_specs(&specs, &scratch, &userns, start)?;
+        }
+        for spec in specs {
             spec.mount_at(&rootfs_path)?;
         }
     }

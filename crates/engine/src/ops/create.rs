@@ -54,13 +54,6 @@ impl Engine {
         let host = RealHost { db: &self.ctx.db };
         let config = build_config(opts, &image_config, &id, &runtime, &host, &mut new_id)?;
         self.check_published_ports(&config)?;
-        if config.security.userns == UsernsMode::Auto {
-            return Err(Error::invalid(
-                "--userns",
-                "auto",
-                "per-container user namespaces are not available yet in this build; use --userns host",
-            ));
-        }
         let rec = ContainerRecord {
             id: id.clone(),
             name: opts.name.clone().unwrap_or_else(random_name),
@@ -106,6 +99,11 @@ impl Engine {
         image: &brig_image::ImageRecord,
         opts: &CreateOptions,
     ) -> Result<()> {
+        if rec.config.security.userns == UsernsMode::Auto {
+            self.ctx
+                .db
+                .allocate_userns(&rec.id, USERNS_BASE, USERNS_SIZE)?;
+        }
         let chain = self.ctx.layers()?.unpack_image(images, image)?;
         self.ctx.snapshotter()?.prepare(&rec.id, &chain)?;
         let bundle = self.ctx.paths.bundle(&rec.id);

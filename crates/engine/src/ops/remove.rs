@@ -105,7 +105,9 @@ impl Engine {
             return Ok(());
         };
         for e in dir.flatten() {
-            let id = e.file_name().to_string_lossy().into_owned();
+            let name = e.file_name().to_string_lossy().into_owned();
+            // `<id>.idmap` holds a --userns auto container's idmapped layers.
+            let id = name.strip_suffix(".idmap").unwrap_or(&name).to_owned();
             let running = self
                 .ctx
                 .db
@@ -113,6 +115,12 @@ impl Engine {
                 .is_some_and(|r| r.state.has_monitor() || r.state == State::Creating);
             // A locked container may have a temporary mount (cp of a stopped one).
             if !running && let Some(_lock) = self.ctx.try_lock(&id)? {
+                if let Ok(children) = std::fs::read_dir(e.path()) {
+                    for child in children.flatten().filter(|_| name.ends_with(".idmap")) {
+                        crate::rootfs::unmount_all(&child.path())?;
+                        let _ = std::fs::remove_dir(child.path());
+                    }
+                }
                 crate::rootfs::unmount_all(&e.path())?;
                 let _ = std::fs::remove_dir(e.path());
             }
