@@ -104,15 +104,22 @@ impl Engine {
         let Ok(dir) = std::fs::read_dir(self.ctx.paths.rootfs_dir()) else {
             return Ok(());
         };
-        for e in dir.flatten() {
+        let entries: Vec<std::fs::DirEntry> = dir.flatten().collect();
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let active: std::collections::HashSet<String> = self
+            .ctx
+            .db
+            .containers_in(&[State::Running, State::Paused, State::Restarting, State::Creating])?
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        for e in entries {
             let name = e.file_name().to_string_lossy().into_owned();
             // `<id>.idmap` holds a --userns auto container's idmapped layers.
             let id = name.strip_suffix(".idmap").unwrap_or(&name).to_owned();
-            let running = self
-                .ctx
-                .db
-                .container(&id)?
-                .is_some_and(|r| r.state.has_monitor() || r.state == State::Creating);
+            let running = active.contains(&id);
             // A locked container may have a temporary mount (cp of a stopped one).
             if !running && let Some(_lock) = self.ctx.try_lock(&id)? {
                 if let Ok(children) = std::fs::read_dir(e.path()) {

@@ -155,6 +155,22 @@ pub fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<(
     }
 }
 
+/// Output cut short by a closed pipe (`brig ps -q | head -1`) is not an
+/// error, as for any Unix tool.
+pub fn ok_on_broken_pipe(result: Result<()>) -> Result<()> {
+    match result {
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
 /// The engine for container commands.
 pub fn engine(ctx: &Context) -> Result<Engine> {
     ctx.engine()

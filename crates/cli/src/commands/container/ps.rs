@@ -127,6 +127,10 @@ fn row(rec: &ContainerRecord, no_trunc: bool, now_ns: i64) -> Value {
 }
 
 pub fn run(ctx: &Context, args: &PsArgs) -> Result<()> {
+    super::ok_on_broken_pipe(list(ctx, args))
+}
+
+fn list(ctx: &Context, args: &PsArgs) -> Result<()> {
     let engine = engine(ctx)?;
     let opts = ListOptions {
         all: args.all,
