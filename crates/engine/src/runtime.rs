@@ -16,7 +16,11 @@ pub const DEFAULT_RUNTIME: &str = "brig-runtime";
 /// Finds the runtime binary: a path as given; a name next to the running
 /// program (where brig's own runtime is installed), then in `PATH`.
 pub fn find_runtime(choice: Option<&str>) -> Result<PathBuf> {
-    let name = choice.unwrap_or(DEFAULT_RUNTIME);
+    // `--runtime brig` means brig's own runtime, not the brig command.
+    let name = match choice {
+        None | Some("brig") => DEFAULT_RUNTIME,
+        Some(other) => other,
+    };
     let not_found = || Error::RuntimeNotFound {
         runtime: name.to_owned(),
     };

@@ -220,6 +220,32 @@ fn a_killed_creator_leaves_nothing_after_the_next_command() {
 }
 
 #[test]
+fn a_killed_rm_is_finished_by_the_next_command() {
+    require_root!();
+    let t = TestEngine::new();
+    let id = t.run_sh("exit 0", |_| {});
+    t.engine.wait(&id, WaitCondition::NotRunning).unwrap();
+    let dead = ProcessId {
+        pid: i32::MAX - 7,
+        start: 1,
+    };
+    t.engine
+        .ctx()
+        .db
+        .modify(&id, |r| {
+            r.state = State::Removing;
+            r.owner = Some(dead);
+            Ok(())
+        })
+        .unwrap();
+    let engine = t.reopen();
+    assert!(matches!(engine.find(&id), Err(Error::NoSuchContainer(_))));
+    assert!(!t.root().join("containers").join(&id).exists());
+    assert!(!t.root().join("snapshots").join(&id).exists());
+    assert!(!cgroup_exists(&id));
+}
+
+#[test]
 fn twenty_parallel_creates_of_one_name_exactly_one_wins() {
     require_root!();
     let t = TestEngine::new();
@@ -293,5 +319,4 @@ fn fifty_parallel_detached_runs_all_succeed() {
     listed.sort();
     ids.sort();
     assert_eq!(listed, ids);
-    let _ = WaitCondition::NotRunning;
 }

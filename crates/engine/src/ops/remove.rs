@@ -111,7 +111,12 @@ impl Engine {
         let active: std::collections::HashSet<String> = self
             .ctx
             .db
-            .containers_in(&[State::Running, State::Paused, State::Restarting, State::Creating])?
+            .containers_in(&[
+                State::Running,
+                State::Paused,
+                State::Restarting,
+                State::Creating,
+            ])?
             .into_iter()
             .map(|r| r.id)
             .collect();
