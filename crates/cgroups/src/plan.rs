@@ -153,6 +153,26 @@ pub(crate) fn v2_limit(value: i64) -> String {
 }
 
 /// The `rdma.max` lines (same syntax on v1 and v2).
+/// `cpus` and `mems`: the same files on cgroup v1 and v2.
+pub(crate) fn cpuset_writes(cpu: &LinuxCpu, writes: &mut Vec<FileWrite>) {
+    if let Some(cpus) = cpu.cpus() {
+        writes.push(FileWrite::new(
+            Controller::Cpuset,
+            "cpuset.cpus",
+            cpus.trim(),
+            "linux.resources.cpu.cpus",
+        ));
+    }
+    if let Some(mems) = cpu.mems() {
+        writes.push(FileWrite::new(
+            Controller::Cpuset,
+            "cpuset.mems",
+            mems.trim(),
+            "linux.resources.cpu.mems",
+        ));
+    }
+}
+
 pub(crate) fn rdma_writes(resources: &LinuxResources) -> Vec<FileWrite> {
     let mut devices: Vec<_> = resources.rdma().iter().flatten().collect();
     devices.sort_by(|a, b| a.0.cmp(b.0));

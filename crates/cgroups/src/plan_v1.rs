@@ -9,7 +9,7 @@ use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
 use crate::controller::Controller;
 use crate::devices;
 use crate::error::{CgroupError, Result};
-use crate::plan::{FileWrite, Probe, rdma_writes};
+use crate::plan::{FileWrite, Probe, cpuset_writes, rdma_writes};
 
 /// Plans the v1 writes for `resources` on the cgroup `probe` looks at.
 pub fn plan_v1(resources: &LinuxResources, probe: &dyn Probe) -> Result<Vec<FileWrite>> {
@@ -252,22 +252,7 @@ fn cpu_writes(cpu: &LinuxCpu, probe: &dyn Probe, writes: &mut Vec<FileWrite>) ->
         require(probe, c, "cpu.idle", field)?;
         writes.push(FileWrite::new(c, "cpu.idle", idle.to_string(), field));
     }
-    if let Some(cpus) = cpu.cpus() {
-        writes.push(FileWrite::new(
-            Controller::Cpuset,
-            "cpuset.cpus",
-            cpus.trim(),
-            "linux.resources.cpu.cpus",
-        ));
-    }
-    if let Some(mems) = cpu.mems() {
-        writes.push(FileWrite::new(
-            Controller::Cpuset,
-            "cpuset.mems",
-            mems.trim(),
-            "linux.resources.cpu.mems",
-        ));
-    }
+    cpuset_writes(cpu, writes);
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
 use crate::controller::Controller;
 use crate::convert;
 use crate::error::{CgroupError, Result};
-use crate::plan::{FileWrite, Probe, rdma_writes, v2_limit};
+use crate::plan::{FileWrite, Probe, cpuset_writes, rdma_writes, v2_limit};
 use crate::unified::{check_unified_key, unified_field};
 
 /// Plans the v2 writes for `resources` on the cgroup `probe` looks at.
@@ -174,22 +174,7 @@ fn cpu_writes(cpu: &LinuxCpu, probe: &dyn Probe, writes: &mut Vec<FileWrite>) ->
         }
         writes.push(FileWrite::new(c, "cpu.max.burst", burst.to_string(), field));
     }
-    if let Some(cpus) = cpu.cpus() {
-        writes.push(FileWrite::new(
-            Controller::Cpuset,
-            "cpuset.cpus",
-            cpus.trim(),
-            "linux.resources.cpu.cpus",
-        ));
-    }
-    if let Some(mems) = cpu.mems() {
-        writes.push(FileWrite::new(
-            Controller::Cpuset,
-            "cpuset.mems",
-            mems.trim(),
-            "linux.resources.cpu.mems",
-        ));
-    }
+    cpuset_writes(cpu, writes);
     Ok(())
 }
 
