@@ -62,12 +62,8 @@ pub fn run(store: &Store, opts: &CreateOptions, detach: bool) -> Result<i32> {
     // Release the lock: other commands may inspect or signal the container meanwhile.
     drop(created.dir);
     if let Some(err) = crate::process::exec::wait_started(&channel)? {
-        if sigfd.is_some() {
-            let _ = wait::supervise(
-                pid,
-                sigfd.as_ref().ok_or(Error::Unsupported("signals"))?,
-                None,
-            );
+        if let Some(sigfd) = &sigfd {
+            let _ = wait::supervise(pid, sigfd, None);
         }
         let _ = container::delete(store, &opts.id, true);
         return Err(Error::Init(err));

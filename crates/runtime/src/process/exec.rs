@@ -123,10 +123,9 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     if let Some(cg) = &record.cgroup {
         use brig_cgroups::CgroupManager;
         if let Err(e) = cg.add_task(pid) {
-            let _ = rustix::process::kill_process(
-                rustix::process::Pid::from_raw(pid).ok_or(Error::Unsupported("pid 0"))?,
-                rustix::process::Signal::KILL,
-            );
+            if let Some(child) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(child, rustix::process::Signal::KILL);
+            }
             return Err(e.into());
         }
     }
