@@ -1,5 +1,8 @@
-//! User namespace id maps, written by the parent for its child.
+//! User namespace id maps, written by the parent for its child, and the
+//! short-lived helper user namespaces that idmapped mounts are made with.
 
+use std::io;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use oci_spec::runtime::{LinuxIdMapping, Spec};
@@ -49,7 +52,7 @@ fn overlaps(a: u32, a_len: u32, b: u32, b_len: u32) -> bool {
     a < b_end && b < a_end
 }
 
-fn render(maps: &[LinuxIdMapping]) -> String {
+pub(crate) fn render(maps: &[LinuxIdMapping]) -> String {
     maps.iter()
         .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
         .collect()
@@ -76,4 +79,40 @@ pub fn write_maps(pid: i32, spec: &Spec, config: &Path) -> Result<()> {
         std::fs::write(&path, render(maps)).map_err(|e| Error::io("cannot write", path, e))?;
     }
     Ok(())
+}
+
+/// A user namespace with exactly these maps, held only by the returned
+/// descriptor (what `mount_setattr(MOUNT_ATTR_IDMAP)` wants). A child is
+/// cloned into a new user namespace and waits; we write its maps (as root,
+/// so any host range is allowed), open its `ns/user` and let it exit.
+pub fn helper_userns(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> io::Result<OwnedFd> {
+    use std::io::Read;
+    let (mut child_end, parent_end) = std::os::unix::net::UnixStream::pair()?;
+    let forked = brig_sys::clone3(&brig_sys::CloneArgs {
+        namespaces: libc::CLONE_NEWUSER as u64,
+        cgroup: None,
+    })?;
+    let pid = match forked {
+        brig_sys::ForkResult::Child => {
+            // Wait for the parent to close its end: read returns at EOF.
+            drop(parent_end);
+            let _ = child_end.read(&mut [0u8; 1]);
+            brig_sys::process::exit_immediately(0)
+        }
+        brig_sys::ForkResult::Parent { pid } => pid,
+    };
+    drop(child_end);
+    let opened = (|| {
+        for (file, maps) in [("uid_map", uid), ("gid_map", gid)] {
+            let path = format!("/proc/{pid}/{file}");
+            std::fs::write(&path, render(maps))
+                .map_err(|e| io::Error::new(e.kind(), format!("writing {path}: {e}")))?;
+        }
+        std::fs::File::open(format!("/proc/{pid}/ns/user")).map(OwnedFd::from)
+    })();
+    drop(parent_end);
+    if let Some(child) = rustix::process::Pid::from_raw(pid) {
+        let _ = rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty());
+    }
+    opened
 }

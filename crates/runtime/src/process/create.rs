@@ -88,7 +88,7 @@ pub(crate) fn create_with_console(
         .ok_or_else(|| crate::bundle::config_error(&config, "process", "is required"))?;
     let process = ProcessPlan::from_spec(process_spec, &config, crate::caps::last_cap())?;
     let cgroup = crate::cgroup::plan(&bundle.spec, &opts.id, opts.systemd_cgroup)?;
-    let rootfs = RootfsPlan::from_spec(
+    let mut rootfs = RootfsPlan::from_spec(
         &bundle.spec,
         &bundle.rootfs,
         RootfsOptions {
@@ -101,6 +101,8 @@ pub(crate) fn create_with_console(
         },
     )?;
     crate::idmap::validate(&bundle.spec, &config)?;
+    // Needs host root: done before the clone, init inherits the descriptors.
+    rootfs.open_idmapped_trees()?;
     // Last of the plans: with SCMP_ACT_NOTIFY it connects to the seccomp agent.
     let process = process.confine(&bundle.spec, process_spec, &config)?;
     let console = match console {

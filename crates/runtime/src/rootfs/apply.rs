@@ -185,12 +185,26 @@ fn mount_bind(
     ctx.check_not_in_proc(step, dest.fd.as_fd())?;
     let (set, clear) = step.recursive_attrs;
     let recursive_attrs = (!set.is_empty() || !clear.is_empty()).then_some(step.recursive_attrs);
-    let tree = clone_tree(source, recursive).map_err(|errno| RootfsError::BindSource {
-        destination: step.destination.clone(),
-        bind_source: source.to_path_buf(),
-        errno,
-    })?;
-    attach_tree(&tree, dest.fd.as_fd(), step.attrs, recursive_attrs)
+    let cloned;
+    let tree = match (&step.idmapped_tree, &step.idmap) {
+        // Cloned and idmapped by the runtime (see `idmapped.rs`).
+        (Some(tree), _) => &**tree,
+        (None, Some(_)) => {
+            return Err(fail(
+                "the runtime did not prepare the idmapped source",
+                Errno::INVAL,
+            ));
+        }
+        (None, None) => {
+            cloned = clone_tree(source, recursive).map_err(|errno| RootfsError::BindSource {
+                destination: step.destination.clone(),
+                bind_source: source.to_path_buf(),
+                errno,
+            })?;
+            &cloned
+        }
+    };
+    attach_tree(tree, dest.fd.as_fd(), step.attrs, recursive_attrs)
         .map_err(|errno| fail("bind mount", errno))?;
     set_propagation(tree.as_fd(), &step.propagation).map_err(|errno| fail("propagation", errno))
 }

@@ -97,6 +97,20 @@ pub enum RootfsError {
         errno: Errno,
     },
 
+    /// An idmapped bind mount could not be prepared (by the runtime, before
+    /// the container exists).
+    #[error(
+        "mounts[{index}] ({destination}): idmapped mount of {bind_source}: {what}: {errno}{hint}"
+    )]
+    Idmap {
+        index: usize,
+        destination: PathBuf,
+        bind_source: PathBuf,
+        what: &'static str,
+        errno: Errno,
+        hint: &'static str,
+    },
+
     /// A mount destination resolved into /proc, where only a few lxcfs-style
     /// files may be covered (a symlink in the image may point there).
     #[error("mounting {destination}: it resolves inside /proc, where mounts are not allowed")]
@@ -152,6 +166,7 @@ impl RootfsError {
             Self::HostCgroups { errno, .. }
             | Self::Mount { errno, .. }
             | Self::BindSource { errno, .. }
+            | Self::Idmap { errno, .. }
             | Self::Root { errno, .. }
             | Self::Device { errno, .. }
             | Self::Pivot { errno, .. }

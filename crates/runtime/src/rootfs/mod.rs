@@ -49,6 +49,7 @@ mod devices;
 mod error;
 mod escape;
 mod finalize;
+mod idmapped;
 mod mountinfo;
 mod options;
 mod paths;

@@ -25,8 +25,10 @@ pub(super) struct ParsedOptions {
     pub tmpcopyup: bool,
     /// Options mount(2) does not know as flags: passed to the filesystem as data.
     pub data: Vec<String>,
-    /// `idmap`/`ridmap` (not applied yet: refused by the planner).
+    /// `idmap`/`ridmap`: an idmapped bind mount (see `idmapped.rs`).
     pub idmap: bool,
+    /// `ridmap`: idmap every mount of an `rbind` tree, not only its top.
+    pub idmap_recursive: bool,
 }
 
 impl Default for ParsedOptions {
@@ -42,6 +44,7 @@ impl Default for ParsedOptions {
             tmpcopyup: false,
             data: Vec::new(),
             idmap: false,
+            idmap_recursive: false,
         }
     }
 }
@@ -207,7 +210,8 @@ impl ParsedOptions {
                 "remount" => self.remount = true,
                 "tmpcopyup" => self.tmpcopyup = true,
                 "notmpcopyup" => self.tmpcopyup = false,
-                "idmap" | "ridmap" => self.idmap = true,
+                "idmap" => self.idmap = true,
+                "ridmap" => (self.idmap, self.idmap_recursive) = (true, true),
                 _ if IGNORED_OPTIONS.contains(&option) => {}
                 _ => self.data.push(option.to_owned()),
             }

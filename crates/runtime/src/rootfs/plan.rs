@@ -78,6 +78,10 @@ pub(super) struct MountStep {
     /// Mounted read-write and made read-only in `finalize`, because later
     /// mounts or /dev nodes are created below it (runc does the same).
     pub readonly_late: bool,
+    /// An idmapped bind mount (see `idmapped.rs`).
+    pub idmap: Option<super::idmapped::IdmapPlan>,
+    /// Its source, cloned and idmapped by the runtime before the clone.
+    pub idmapped_tree: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,7 +129,7 @@ impl RootfsPlan {
         let (root_propagation, propagation_given) = plan_root_propagation(linux, opts.no_pivot)?;
         let mut mounts = Vec::new();
         for (index, mount) in spec.mounts().iter().flatten().enumerate() {
-            let step = plan_mount(index, mount, &opts.bundle)?;
+            let step = plan_mount(index, mount, linux, &opts.bundle)?;
             super::escape::check(rootfs, index, &step.destination)?;
             mounts.push(step);
         }
@@ -216,7 +220,12 @@ fn plan_root_propagation(
     Ok((flags, true))
 }
 
-fn plan_mount(index: usize, mount: &Mount, bundle: &Path) -> Result<MountStep, RootfsError> {
+fn plan_mount(
+    index: usize,
+    mount: &Mount,
+    linux: &Linux,
+    bundle: &Path,
+) -> Result<MountStep, RootfsError> {
     let destination =
         clean_absolute(mount.destination()).ok_or_else(|| RootfsError::InvalidDestination {
             index,
@@ -243,6 +252,9 @@ fn plan_mount(index: usize, mount: &Mount, bundle: &Path) -> Result<MountStep, R
     };
     let options = parse_options(mount.options().iter().flatten().map(String::as_str));
     let kind = plan_kind(mount, &options, bundle).map_err(invalid)?;
+    let is_bind = matches!(kind, MountKind::Bind { .. });
+    let idmap = super::idmapped::plan(mount, &options, linux, is_bind)
+        .map_err(|reason| invalid(Problem::Mount(reason)))?;
     check_destination(&destination, &kind).map_err(invalid)?;
     let data = plan_data(&options)
         .map_err(|option| invalid(Problem::Option(option, "contains a NUL byte")))?;
@@ -256,6 +268,8 @@ fn plan_mount(index: usize, mount: &Mount, bundle: &Path) -> Result<MountStep, R
         propagation: options.propagation,
         readonly_late: false,
         destination,
+        idmap,
+        idmapped_tree: None,
     })
 }
 
@@ -267,9 +281,6 @@ enum Problem {
 }
 
 fn plan_kind(mount: &Mount, options: &ParsedOptions, bundle: &Path) -> Result<MountKind, Problem> {
-    if mount.uid_mappings().is_some() || mount.gid_mappings().is_some() || options.idmap {
-        return Err(Problem::Mount("idmapped mounts are not supported yet"));
-    }
     let typ = mount.typ().as_deref().filter(|t| !t.is_empty());
     if options.bind.is_some() || typ == Some("bind") {
         if let Some(unknown) = options.data.first() {

@@ -198,7 +198,7 @@ fn incomplete_or_unsupported_mounts_are_refused() {
         ),
         (
             json!([{ "destination": "/x", "source": "/y", "options": ["rbind", "idmap"] }]),
-            "not supported yet",
+            "needs linux.uidMappings",
         ),
     ];
     for (mounts, expected) in cases {
