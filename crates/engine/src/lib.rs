@@ -33,6 +33,7 @@ pub mod seccomp;
 pub mod spec;
 pub mod tarfs;
 pub mod time;
+pub mod timing;
 pub mod users;
 
 #[cfg(test)]
