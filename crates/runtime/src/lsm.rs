@@ -23,6 +23,9 @@ pub struct LsmPlan {
     pub apparmor: Option<String>,
     /// SELinux exec context (`process.selinuxLabel`), only when SELinux is enabled.
     pub selinux: Option<String>,
+    /// SELinux context of the container's new filesystems (`linux.mountLabel`),
+    /// only when SELinux is enabled; applied by the rootfs plan.
+    pub mount_label: Option<String>,
 }
 
 /// Where the host's LSM state is read from (tests point it at a temp tree).
@@ -84,31 +87,28 @@ impl LsmPlan {
             check_apparmor(profile, config, host)?;
             plan.apparmor = Some(profile.to_string());
         }
-        // Only asked when a label is given: most containers have none.
-        let selinux = || host.selinux_enabled();
-        if let Some(label) = process.selinux_label().as_deref().filter(|l| !l.is_empty()) {
-            if selinux() {
-                plan.selinux = Some(label.to_string());
-            } else {
-                eprintln!(
-                    "warning: {}: process.selinuxLabel is set but SELinux is not enabled on this host; ignoring it",
-                    config.display()
-                );
-            }
-        }
-        if let Some(label) = linux
+        let label = process.selinux_label().as_deref().filter(|l| !l.is_empty());
+        let mount_label = linux
             .and_then(|l| l.mount_label().as_deref())
-            .filter(|l| !l.is_empty())
-        {
-            if selinux() {
-                // Needs `context=` on every new filesystem: not wired into the rootfs yet.
-                return Err(crate::error::Error::Unsupported(
-                    "linux.mountLabel on a host with SELinux enabled",
-                ));
-            }
+            .filter(|l| !l.is_empty());
+        // Only asked when a label is given: most containers have none.
+        if label.is_none() && mount_label.is_none() {
+            return Ok(plan);
+        }
+        if host.selinux_enabled() {
+            plan.selinux = label.map(str::to_string);
+            plan.mount_label = mount_label.map(str::to_string);
+        } else {
+            let fields = match (label, mount_label) {
+                (Some(_), Some(_)) => "process.selinuxLabel and linux.mountLabel are",
+                (Some(_), None) => "process.selinuxLabel is",
+                _ => "linux.mountLabel is",
+            };
+            // One line, as runc: the labels are meaningless without SELinux.
             eprintln!(
-                "warning: {}: linux.mountLabel {label:?} is set but SELinux is not enabled on this host; ignoring it",
-                config.display()
+                "warning: {}: {fields} set but SELinux is not enabled on this host ({} does not exist); ignoring",
+                config.display(),
+                host.selinux_fs.join("enforce").display()
             );
         }
         Ok(plan)
@@ -121,7 +121,8 @@ impl LsmPlan {
             apply_apparmor(profile).map_err(|e| ("applying process.apparmorProfile", e))?;
         }
         if let Some(label) = &self.selinux {
-            write_attr("/proc/self/attr/exec", label.as_bytes()).map_err(|e| {
+            // thread-self: the attribute is per thread (the runtime has one).
+            write_attr("/proc/thread-self/attr/exec", label.as_bytes()).map_err(|e| {
                 (
                     "applying process.selinuxLabel",
                     io::Error::new(e.kind(), format!("{label}: {e}")),
@@ -289,5 +290,33 @@ mod tests {
         assert!(on.plan(process(label.clone())).unwrap().selinux.is_some());
         let off = FakeHost::new("N", None, false);
         assert_eq!(off.plan(process(label)).unwrap().selinux, None);
+    }
+
+    #[test]
+    fn mount_label_is_kept_only_with_selinux() {
+        let linux: Linux = serde_json::from_value(
+            serde_json::json!({"mountLabel": "system_u:object_r:container_file_t:s0:c1,c2"}),
+        )
+        .unwrap();
+        let process: Process = serde_json::from_value(process(serde_json::json!({}))).unwrap();
+        for (selinux, expected) in [
+            (true, Some("system_u:object_r:container_file_t:s0:c1,c2")),
+            (false, None),
+        ] {
+            let host = FakeHost::new("N", None, selinux);
+            let (enabled, profiles, fs) = (
+                host.dir.path().join("enabled"),
+                host.dir.path().join("profiles"),
+                host.dir.path().join("selinux"),
+            );
+            let host = Host {
+                apparmor_enabled_file: &enabled,
+                apparmor_profiles: &profiles,
+                selinux_fs: &fs,
+            };
+            let plan =
+                LsmPlan::for_host(&process, Some(&linux), Path::new("config.json"), &host).unwrap();
+            assert_eq!(plan.mount_label.as_deref(), expected);
+        }
     }
 }

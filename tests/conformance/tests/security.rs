@@ -354,6 +354,18 @@ fn selinux_labels_are_ignored_with_a_warning_without_selinux() {
             "{}",
             out.describe()
         );
+        // One warning for both labels, naming both fields.
+        let warnings: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.contains("warning"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{}", out.describe());
+        assert!(
+            warnings[0].contains("process.selinuxLabel and linux.mountLabel"),
+            "{}",
+            warnings[0]
+        );
     }
 }
 

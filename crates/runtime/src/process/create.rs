@@ -105,6 +105,9 @@ pub(crate) fn create_with_console(
     rootfs.open_idmapped_trees()?;
     // Last of the plans: with SCMP_ACT_NOTIFY it connects to the seccomp agent.
     let process = process.confine(&bundle.spec, process_spec, &config)?;
+    if let Some(label) = &process.lsm.mount_label {
+        rootfs.set_mount_label(label)?;
+    }
     let console = match console {
         Some(c) => Some(c),
         None => connect_console(opts, process.terminal)?,

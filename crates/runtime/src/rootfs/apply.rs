@@ -412,6 +412,9 @@ fn mount_filesystem(
     if fstype == "proc" {
         ctx.proc_mounted.set(true);
     }
+    if fstype == "mqueue" {
+        super::label::label_mqueue(plan, step)?;
+    }
     let after = AfterMount {
         copy_up: tmpcopyup,
         readonly_after_copy,

@@ -50,6 +50,7 @@ mod error;
 mod escape;
 mod finalize;
 mod idmapped;
+mod label;
 mod mountinfo;
 mod options;
 mod paths;

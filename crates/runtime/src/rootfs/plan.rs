@@ -56,6 +56,8 @@ pub struct RootfsPlan {
     pub(super) network_namespace: bool,
     /// The host's cgroup layout, when a `cgroup` mount needs it.
     pub(super) host_cgroups: Option<HostCgroups>,
+    /// `linux.mountLabel` when SELinux is enabled (see `label.rs`).
+    pub(super) mount_label: Option<CString>,
 }
 
 /// One entry of `mounts`, ready to apply.
@@ -182,6 +184,7 @@ impl RootfsPlan {
             cgroup_namespace: has(LinuxNamespaceType::Cgroup),
             network_namespace: has(LinuxNamespaceType::Network),
             host_cgroups,
+            mount_label: None,
         })
     }
 
