@@ -31,8 +31,9 @@ pub enum LogFormat {
 
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Directory holding the state of containers.
-    #[arg(long, global = true, default_value = "/run/brig-runtime")]
+    /// Directory holding the state of containers (default /run/brig-runtime,
+    /// or $XDG_RUNTIME_DIR/brig-runtime when not run as root).
+    #[arg(long, global = true, default_value_os_t = brig_runtime::rootless::default_state_root())]
     pub root: PathBuf,
     /// Also write errors to this file.
     #[arg(long, global = true)]

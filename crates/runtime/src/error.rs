@@ -69,6 +69,9 @@ pub enum Error {
     Sys { op: &'static str, cause: io::Error },
     #[error("{0} is not supported yet")]
     Unsupported(&'static str),
+    /// Running as a non-root user: a map helper failed, or a limit needs a cgroup.
+    #[error("rootless: {0}")]
+    Rootless(String),
 }
 
 impl Error {

@@ -74,9 +74,37 @@ pub fn write_maps(pid: i32, spec: &Spec, config: &Path) -> Result<()> {
             "a new user namespace needs both uid and gid mappings",
         ));
     }
+    if crate::rootless::is_rootless() {
+        return write_maps_rootless(pid, uid, gid);
+    }
     for (file, maps) in [("uid_map", uid), ("gid_map", gid)] {
-        let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, render(maps)).map_err(|e| Error::io("cannot write", path, e))?;
+        write_proc(pid, file, &render(maps))?;
+    }
+    Ok(())
+}
+
+fn write_proc(pid: i32, file: &str, text: &str) -> Result<()> {
+    let path = format!("/proc/{pid}/{file}");
+    std::fs::write(&path, text).map_err(|e| Error::io("cannot write", path, e))
+}
+
+/// As a non-root user: our own id directly, anything else through
+/// newuidmap/newgidmap (see `rootless.rs`).
+fn write_maps_rootless(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<()> {
+    use crate::rootless::{MapWriter, map_writer, run_map_helper};
+    let own_uid = rustix::process::geteuid().as_raw();
+    let own_gid = rustix::process::getegid().as_raw();
+    match map_writer("newuidmap", pid, uid, own_uid) {
+        MapWriter::Direct => write_proc(pid, "uid_map", &render(uid))?,
+        MapWriter::Helper(helper, args) => run_map_helper(helper, &args)?,
+    }
+    match map_writer("newgidmap", pid, gid, own_gid) {
+        MapWriter::Direct => {
+            // The kernel wants setgroups denied before an unprivileged gid_map write.
+            write_proc(pid, "setgroups", "deny")?;
+            write_proc(pid, "gid_map", &render(gid))?;
+        }
+        MapWriter::Helper(helper, args) => run_map_helper(helper, &args)?,
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ pub mod proc;
 pub mod process;
 pub mod report;
 pub mod rootfs;
+pub mod rootless;
 pub mod run;
 pub mod sched;
 pub mod seccomp;
