@@ -1,7 +1,6 @@
 //! [`AnyManager`]: the backend for this machine's layout, picked at run time,
 //! and the entry point the runtime uses.
 
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
@@ -97,17 +96,6 @@ impl AnyManager {
             Self::V1(_) => Layout::V1,
             Self::V2(_) => Layout::V2,
             Self::Hybrid(_) => Layout::Hybrid,
-        }
-    }
-
-    /// On pure cgroup v2, a descriptor of the container's cgroup directory
-    /// for `clone3(CLONE_INTO_CGROUP)` (call after `create`): the child is
-    /// then in its cgroup before it runs a single instruction, and needs no
-    /// `add_task`. `None` on v1 and hybrid, where `add_task(pid)` places it.
-    pub fn clone_into_fd(&self) -> Result<Option<OwnedFd>> {
-        match self {
-            Self::V2(m) => m.open_dir().map(Some),
-            Self::V1(_) | Self::Hybrid(_) => Ok(None),
         }
     }
 

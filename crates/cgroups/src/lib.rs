@@ -10,9 +10,9 @@
 //! let mut cg = AnyManager::for_container(Some("/brig/c1"), "c1", false)?; // detects the layout
 //! cg.create()?;                                           // dirs in every hierarchy
 //! cg.set_resources(resources)?;                           // limits before the first instruction
-//! let into = cg.clone_into_fd()?;                         // Some(fd) on pure v2: clone3(CLONE_INTO_CGROUP)
-//! # let pid = 1;
-//! if into.is_none() { cg.add_task(pid)?; }                // v1 / hybrid: parent moves the child
+//! let entry = cg.entry()?;                               // the child enters by itself:
+//! let _fd = entry.clone_into();                           //   cgroup2: clone3(CLONE_INTO_CGROUP)
+//! brig_cgroups::join_self(&entry.tasks()).unwrap();      //   v1: in the child, "0" > tasks
 //! let saved = serde_json::to_string(&cg).unwrap();        // keep in state.json
 //!
 //! // Later commands rebuild it from the state:
@@ -27,10 +27,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The child does no cgroup work at all: the parent creates the cgroup, sets
-//! the limits and places the child (or the kernel does, with
-//! `CLONE_INTO_CGROUP`), so a 1 MiB memory limit only has to hold the
-//! container's own process. The crate starts no thread and blocks only in
+//! The parent creates the cgroup and sets the limits before the child
+//! exists; the child enters it by itself as its first act (see [`entry`]:
+//! no `cgroup.procs` migration, which costs an RCU grace period), so a
+//! 1 MiB memory limit only has to hold the container's own process. The crate starts no thread and blocks only in
 //! bounded waits (freezing, emptying a cgroup on `remove`, rmdir retries).
 //!
 //! # Pieces
@@ -59,6 +59,7 @@ pub mod any;
 pub mod controller;
 pub mod convert;
 pub mod devices;
+pub mod entry;
 pub mod error;
 pub mod freezer;
 mod fsutil;
@@ -84,6 +85,7 @@ mod validate_io;
 
 pub use any::AnyManager;
 pub use controller::Controller;
+pub use entry::{Entry, join_self};
 pub use error::{CgroupError, ErrorKind, Result};
 pub use freezer::FreezerState;
 pub use hybrid::HybridManager;

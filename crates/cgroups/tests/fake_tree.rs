@@ -360,17 +360,45 @@ fn stats_come_from_the_v2_files() {
     m.remove().unwrap();
 }
 
+/// A plain directory tree has no kernel-made files: add each v1 `tasks`.
+fn fake_tasks_files(m: &AnyManager) -> usize {
+    let v1: Vec<_> = m
+        .paths()
+        .into_iter()
+        .filter(|(key, _)| !key.is_empty())
+        .collect();
+    for (_, dir) in &v1 {
+        std::fs::write(dir.join("tasks"), "").unwrap();
+    }
+    v1.len()
+}
+
 #[test]
-fn only_pure_v2_offers_a_clone_into_cgroup_fd() {
-    let (_t2, v2) = FakeTree::v2();
-    let mut m = manager(&v2, "/c1");
-    m.create().unwrap();
-    assert!(m.clone_into_fd().unwrap().is_some());
-    m.remove().unwrap();
-    let (_th, hybrid) = FakeTree::hybrid();
-    assert!(manager(&hybrid, "/c1").clone_into_fd().unwrap().is_none());
-    let (_t1, v1) = FakeTree::v1();
-    assert!(manager(&v1, "/c1").clone_into_fd().unwrap().is_none());
+fn entry_offers_clone_into_on_cgroup2_and_tasks_files_on_v1() {
+    for (layout, (_tree, mounts)) in [
+        ("v2", FakeTree::v2()),
+        ("hybrid", FakeTree::hybrid()),
+        ("v1", FakeTree::v1()),
+    ] {
+        let mut m = manager(&mounts, "/c1");
+        m.create().unwrap();
+        let v1_dirs = fake_tasks_files(&m);
+        let entry = m.entry().unwrap();
+        assert_eq!(entry.clone_into().is_some(), layout != "v1", "{layout}");
+        assert_eq!(
+            entry.tasks().len(),
+            v1_dirs,
+            "{layout}: one tasks file per v1 hierarchy"
+        );
+        assert_eq!(v1_dirs > 0, layout != "v2", "{layout}");
+        drop(entry);
+        for (key, dir) in m.paths() {
+            if !key.is_empty() {
+                std::fs::remove_file(dir.join("tasks")).unwrap();
+            }
+        }
+        m.remove().unwrap();
+    }
 }
 
 #[test]

@@ -144,7 +144,8 @@ pub(crate) fn create_with_console(
             cg.set_resources(&resources)?;
         }
     }
-    let into_cgroup = cg.clone_into_fd()?;
+    // The child enters the cgroup by itself (brig_cgroups::entry says why).
+    let entry = cg.entry()?;
     let oom_baseline = crate::cgroup::OomBaseline::take(Some(&cg));
     let fifo = make_fifo(&dir)?;
     let listen = socket_activation();
@@ -160,13 +161,9 @@ pub(crate) fn create_with_console(
         preserve_fds: opts.preserve_fds + listen.fds,
         new_keyring: (!opts.no_new_keyring)
             .then(|| CString::new(format!("_ses.{}", opts.id)).unwrap_or_default()),
+        cgroup_tasks: entry.tasks(),
     };
-    let pid = spawn_init(
-        &ctx,
-        child_end,
-        &ns,
-        into_cgroup.as_ref().map(|fd| fd.as_fd()),
-    )?;
+    let pid = spawn_init(&ctx, child_end, &ns, entry.clone_into())?;
     let init = ProcessId::of(pid).ok_or_else(|| Error::Init(init_vanished()))?;
     cleanup.child = Some(init);
 
@@ -174,10 +171,6 @@ pub(crate) fn create_with_console(
     record.cgroup = Some(cg.clone());
     // Persist the pid first: a `delete --force` after a crash must find the process.
     dir.save(&record)?;
-    if into_cgroup.is_none() {
-        use brig_cgroups::CgroupManager;
-        cg.add_task(pid)?;
-    }
     if ns.creates(LinuxNamespaceType::User) {
         idmap::write_maps(pid, &bundle.spec, &config)?;
     }

@@ -96,7 +96,16 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         rustix::thread::move_into_thread_name_spaces(pidfd.as_fd(), for_children)
             .map_err(|e| Error::sys("joining the container's pid namespace", e))?;
     }
-    let forked = brig_sys::fork().map_err(|e| Error::sys("fork", e))?;
+    // The child enters the container's cgroup by itself (see brig_cgroups::entry).
+    let entry = match &record.cgroup {
+        Some(cg) => cg.entry()?,
+        None => brig_cgroups::Entry::default(),
+    };
+    let forked = brig_sys::clone3(&brig_sys::CloneArgs {
+        namespaces: 0,
+        cgroup: entry.clone_into(),
+    })
+    .map_err(|e| Error::sys("clone3 of the exec process", e))?;
     let pid = match forked {
         brig_sys::ForkResult::Child => {
             drop(parent_end);
@@ -107,6 +116,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
                 console: console.as_ref().map(|c| c.as_fd()),
                 preserve_fds: opts.preserve_fds,
                 agent_state: &agent_state,
+                cgroup_tasks: entry.tasks(),
             };
             if !matches!(child_end.recv::<ToInit>(), Ok(Some(ToInit::Go { .. }))) {
                 brig_sys::process::exit_immediately(1);
@@ -119,16 +129,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     drop(dir);
     // Our copy of a seccomp agent's connection: only the child may send on it.
     drop(plan);
-    // Into the container's cgroup before the child may exec.
-    if let Some(cg) = &record.cgroup {
-        use brig_cgroups::CgroupManager;
-        if let Err(e) = cg.add_task(pid) {
-            if let Some(child) = rustix::process::Pid::from_raw(pid) {
-                let _ = rustix::process::kill_process(child, rustix::process::Signal::KILL);
-            }
-            return Err(e.into());
-        }
-    }
+    drop(entry);
     parent_end
         .send(&ToInit::Go {
             hook_state: String::new(),
@@ -198,6 +199,8 @@ struct ExecChild<'a> {
     console: Option<BorrowedFd<'a>>,
     preserve_fds: u32,
     agent_state: &'a str,
+    /// v1 `tasks` files of the container's cgroup, joined first thing.
+    cgroup_tasks: Vec<BorrowedFd<'a>>,
 }
 
 fn child_main(ctx: &ExecChild<'_>, chan: &Channel) -> ! {
@@ -214,6 +217,8 @@ fn fail(stage: &str, err: impl Into<std::io::Error>) -> WireError {
 }
 
 fn child_run(ctx: &ExecChild<'_>) -> std::result::Result<Infallible, WireError> {
+    brig_cgroups::join_self(&ctx.cgroup_tasks)
+        .map_err(|e| fail("joining the container's cgroup", e))?;
     // Non-dumpable before entering: the container must not reach our binary via /proc/<pid>/exe.
     brig_sys::caps::set_dumpable(false).map_err(|e| fail("making the process non-dumpable", e))?;
     let agent_pid = ctx.plan.agent_pid();

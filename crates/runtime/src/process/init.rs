@@ -31,6 +31,8 @@ pub(crate) struct InitContext<'a> {
     /// Descriptors 3..3+n stay open in the container.
     pub preserve_fds: u32,
     pub new_keyring: Option<CString>,
+    /// v1 `tasks` files of the container's cgroup, joined first thing.
+    pub cgroup_tasks: Vec<BorrowedFd<'a>>,
 }
 
 /// Runs init and never returns: the process becomes the container's program or exits.
@@ -63,6 +65,10 @@ fn recv(chan: &Channel) -> Result<ToInit, WireError> {
 }
 
 fn run(ctx: &InitContext<'_>, chan: &Channel) -> Result<Infallible, WireError> {
+    // Before anything is charged to the runtime's cgroup; runs while the
+    // parent writes the id maps.
+    brig_cgroups::join_self(&ctx.cgroup_tasks)
+        .map_err(|e| wire("joining the container's cgroup", e))?;
     let ToInit::Go { hook_state } = recv(chan)? else {
         return Err(wire_msg("waiting for the runtime", "unexpected message"));
     };
