@@ -31,6 +31,8 @@ pub fn release_run(ctx: &Ctx, rec: &ContainerRecord) -> Result<()> {
 pub fn release_runtime(ctx: &Ctx, rec: &ContainerRecord) -> Result<()> {
     let runtime = ctx.runtime(rec);
     let _ = runtime.delete(&rec.id, true);
+    // Addresses, veths, ports and names a crashed monitor did not give back.
+    crate::network::release(ctx, &rec.id)?;
     // After /run was wiped the runtime knows nothing; the cgroup still does.
     if let Ok(cg) = AnyManager::for_container(Some(&cgroups_path(&rec.id)), &rec.id, false) {
         cg.remove()?;

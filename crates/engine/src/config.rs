@@ -256,13 +256,20 @@ pub enum NetworkMode {
     None,
     /// The host's network namespace.
     Host,
+    /// `container:NAME`: the network namespace of that container (its ID).
+    Container(String),
+    /// Bridge networks (`brig` by default), see [`crate::network::BridgeConfig`].
+    Bridge(crate::network::BridgeConfig),
 }
 
 impl NetworkMode {
-    pub fn name(&self) -> &'static str {
+    /// Docker's `HostConfig.NetworkMode`.
+    pub fn name(&self) -> String {
         match self {
-            NetworkMode::None => "none",
-            NetworkMode::Host => "host",
+            NetworkMode::None => "none".to_owned(),
+            NetworkMode::Host => "host".to_owned(),
+            NetworkMode::Container(id) => format!("container:{id}"),
+            NetworkMode::Bridge(b) => b.primary().to_owned(),
         }
     }
 }

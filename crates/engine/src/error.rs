@@ -125,6 +125,8 @@ pub enum Error {
     Snapshot(#[from] brig_snapshot::Error),
     #[error(transparent)]
     Cgroup(#[from] brig_cgroups::CgroupError),
+    #[error(transparent)]
+    Network(Box<crate::network::NetworkError>),
 }
 
 impl Error {
@@ -145,6 +147,7 @@ impl Error {
             CommandNotFound { .. } => ErrorKind::CommandNotFound,
             CannotExecute { .. } => ErrorKind::CannotExecute,
             RuntimeNotFound { .. } | Runtime { .. } => ErrorKind::Runtime,
+            Network(e) => e.kind(),
             _ => ErrorKind::System,
         }
     }

@@ -20,6 +20,7 @@ pub mod firewall;
 pub mod ipam;
 pub mod netlink;
 pub mod netns;
+pub mod routes;
 pub mod setup;
 
 pub use error::NetError;

@@ -13,7 +13,7 @@ use crate::ipam::Subnet;
 use crate::netlink::{Netlink, check_link_name};
 use crate::netns::{open_netns, run_in_netns};
 
-/// The name of the container's interface inside its namespace.
+/// The name of the container's first interface inside its namespace.
 pub const CONTAINER_IFNAME: &str = "eth0";
 
 /// Longest host-side veth name: 15 bytes (IFNAMSIZ - 1) minus the "-c" suffix.
@@ -34,6 +34,8 @@ pub struct ContainerLinkSpec {
     /// at most 13 bytes: the container end is first created as NAME + "-c".
     pub host_ifname: String,
     pub bridge: String,
+    /// The interface name inside the container (eth0, eth1, ...).
+    pub container_ifname: String,
     /// The container's network namespace (e.g. /proc/PID/ns/net or /run/netns/NAME).
     pub netns: PathBuf,
     /// Addresses for eth0 with the subnet each belongs to (one per family).
@@ -142,6 +144,14 @@ fn disable_ipv6_dad(ifname: &str) -> Result<(), NetError> {
     write_sysctl(format!("/proc/sys/net/ipv6/conf/{ifname}/accept_dad"), "0")
 }
 
+/// Lets the host forward packets that arrive on `bridge` (containers going
+/// out). Only the bridge's own switch: the host's global `ip_forward` and its
+/// other interfaces are left as they are.
+pub fn enable_forwarding(bridge: &str) -> Result<(), NetError> {
+    check_link_name(bridge)?;
+    write_sysctl(format!("/proc/sys/net/ipv4/conf/{bridge}/forwarding"), "1")
+}
+
 fn write_sysctl(path: String, value: &str) -> Result<(), NetError> {
     let path = PathBuf::from(path);
     std::fs::write(&path, value).map_err(|source| NetError::Sysctl { path, source })
@@ -155,11 +165,11 @@ fn has_ipv6(subnets: impl IntoIterator<Item = Subnet>) -> bool {
 fn configure_inside(peer_name: &str, spec: &ContainerLinkSpec) -> Result<(), NetError> {
     let netlink = Netlink::open()?;
     let index = netlink.require_link(peer_name)?;
-    netlink.rename(index, CONTAINER_IFNAME)?;
+    netlink.rename(index, &spec.container_ifname)?;
     // The MTU given at veth creation applies to the host end only.
     netlink.set_mtu(index, spec.mtu)?;
     if has_ipv6(spec.addresses.iter().map(|(_, subnet)| *subnet)) {
-        disable_ipv6_dad(CONTAINER_IFNAME)?;
+        disable_ipv6_dad(&spec.container_ifname)?;
     }
     for (address, subnet) in &spec.addresses {
         netlink.add_address(index, *address, subnet.prefix_len())?;

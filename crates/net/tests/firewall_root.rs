@@ -69,6 +69,7 @@ fn build_topology() -> Topology {
             let link = ContainerLinkSpec {
                 host_ifname: veth.into(),
                 bridge: bridge.into(),
+                container_ifname: "eth0".into(),
                 netns: container.path(),
                 addresses: vec![(address.parse().unwrap(), subnet)],
                 default_route: true,

@@ -31,6 +31,7 @@ fn container_spec(
     ContainerLinkSpec {
         host_ifname: host_ifname.to_string(),
         bridge: BRIDGE.to_string(),
+        container_ifname: "eth0".to_string(),
         netns: ns.path(),
         addresses: vec![(address.parse::<IpAddr>().unwrap(), subnet)],
         default_route: true,

@@ -8,6 +8,7 @@ pub mod completion;
 pub mod container;
 pub mod image;
 pub mod man;
+pub mod network;
 pub mod secret;
 pub mod system;
 pub mod volume;
@@ -102,6 +103,9 @@ pub enum Command {
     /// Manage volumes.
     #[command(subcommand, after_help = volume::EXAMPLES)]
     Volume(volume::VolumeCommand),
+    /// Manage networks.
+    #[command(subcommand, after_help = network::EXAMPLES)]
+    Network(network::NetworkCommand),
     /// Manage secrets.
     #[command(subcommand, after_help = secret::EXAMPLES)]
     Secret(secret::SecretCommand),
@@ -171,6 +175,7 @@ fn dispatch_container_shortcut(ctx: &Context, command: Command) -> Result<()> {
         Command::Events(a) => return system::dispatch(ctx, system::SystemCommand::Events(a)),
         Command::Volume(sub) => return volume::dispatch(ctx, sub),
         Command::Secret(sub) => return secret::dispatch(ctx, sub),
+        Command::Network(sub) => return network::dispatch(ctx, sub),
         Command::System(sub) => return system::dispatch(ctx, sub),
         Command::Healthcheck(sub) => return system::healthcheck(ctx, sub),
         Command::Audit(a) => return system::audit(ctx, &a),

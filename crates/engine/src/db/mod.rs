@@ -28,6 +28,7 @@ const COMPONENTS: &[(&str, i64, &str)] = &[
     ("container", 1, containers::SCHEMA),
     ("volume", 1, objects::VOLUME_SCHEMA),
     ("secret", 1, objects::SECRET_SCHEMA),
+    ("network", 1, crate::network::store::SCHEMA),
 ];
 
 /// The engine's view of the database.

@@ -393,7 +393,7 @@ impl Monitor {
         };
         let oom = oom_killed(&rec);
         let _ =
-            crate::network::for_mode(&rec.config.network).detach(&crate::network::NetworkContext {
+            crate::network::for_mode(&self.ctx, &rec.config.network).detach(&crate::network::NetworkContext {
                 id: &rec.id,
                 name: &rec.name,
                 hostname: &rec.config.hostname,

@@ -113,7 +113,7 @@ pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
             rustix::process::PidfdFlags::empty(),
         )
         .ctx("watch the container's init", format!("/proc/{pid}"))?;
-        network::for_mode(&rec.config.network).attach(&NetworkContext {
+        network::for_mode(&m.ctx, &rec.config.network).attach(&NetworkContext {
             id: &rec.id,
             name: &rec.name,
             hostname: &rec.config.hostname,

@@ -54,6 +54,7 @@ impl Engine {
         let host = RealHost { db: &self.ctx.db };
         let config = build_config(opts, &image_config, &id, &runtime, &host, &mut new_id)?;
         self.check_published_ports(&config)?;
+        crate::network::check_create(&self.ctx, &config.network)?;
         let rec = ContainerRecord {
             id: id.clone(),
             name: opts.name.clone().unwrap_or_else(random_name),

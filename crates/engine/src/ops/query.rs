@@ -230,7 +230,8 @@ impl Engine {
 
     /// `brig port`: the published ports (recorded; networking comes with issue 8).
     pub fn ports(&self, reference: &str) -> Result<Vec<PortBinding>> {
-        Ok(self.find(reference)?.config.ports)
+        let rec = self.find(reference)?;
+        crate::network::published_ports(&self.ctx, &rec)
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::misc::{
-    expand_env, parse_env_file, parse_labels, parse_log_opts, parse_network, parse_publish,
+    expand_env, parse_env_file, parse_labels, parse_log_opts, parse_publish,
     parse_restart, parse_sysctl, parse_ulimit, parse_userns, split_device,
 };
 use super::mounts::{container_path, parse_mount_flag, parse_tmpfs_flag, parse_volume_flag};
@@ -16,7 +16,8 @@ use super::security::{parse_security_opts, security_config};
 use super::units::{parse_cpus, parse_signal, parse_size, signal_name, validate_cpuset};
 use super::{CreateOptions, HostProbe};
 use crate::config::{
-    ContainerConfig, HealthConfig, MountConfig, Resources, RestartPolicy, SecretMount,
+    ContainerConfig, HealthConfig, MountConfig, NetworkMode, PortBinding, Resources,
+    RestartPolicy, SecretMount,
 };
 use crate::error::{Error, Result};
 use crate::image_config::ImageConfig;
@@ -40,7 +41,12 @@ pub fn build_config(
     check_conflicts(opts)?;
     let (entrypoint, cmd) = command(opts, image)?;
     let (env, user_env) = environment(opts, image, probe)?;
-    let network = parse_network(opts.network.as_deref().unwrap_or(""))?;
+    let network = crate::network::config::parse_network_flags(&crate::network::NetworkFlags {
+        network: opts.network.as_deref(),
+        ip: opts.ip.as_deref(),
+        aliases: &opts.network_aliases,
+        egress_allow: &opts.egress_allow,
+    })?;
     let security_opts =
         parse_security_opts(&opts.security_opts, &|p| probe.read_file(Path::new(p)))?;
     let userns = parse_userns(opts.userns.as_deref().unwrap_or(""))?;
@@ -549,8 +555,39 @@ fn ports(
         exposed.insert(format!("{}/{}", binding.container_port, binding.protocol));
         config.ports.push(binding);
     }
+    if opts.publish_all {
+        publish_exposed(config, &exposed);
+    }
+    if !config.ports.is_empty() && !matches!(config.network, NetworkMode::Bridge(_)) {
+        return Err(Error::ConflictingOptions(format!(
+            "-p/-P publish ports of a bridge network; --network {} has none",
+            config.network.name()
+        )));
+    }
     config.exposed_ports = exposed.into_iter().collect();
     Ok(())
+}
+
+/// `-P`: every exposed port not published yet, on a free host port.
+fn publish_exposed(config: &mut ContainerConfig, exposed: &BTreeSet<String>) {
+    for e in exposed {
+        let (port, proto) = e.split_once('/').unwrap_or((e, "tcp"));
+        let Ok(container_port) = port.parse::<u16>() else {
+            continue;
+        };
+        let published = config
+            .ports
+            .iter()
+            .any(|p| p.container_port == container_port && p.protocol == proto);
+        if !published {
+            config.ports.push(PortBinding {
+                host_ip: String::new(),
+                host_port: 0,
+                container_port,
+                protocol: proto.to_owned(),
+            });
+        }
+    }
 }
 
 #[cfg(test)]

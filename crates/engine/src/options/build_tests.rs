@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::config::{NetworkMode, SeccompChoice};
+use crate::config::SeccompChoice;
 use crate::error::ErrorKind;
 use crate::testutil::FakeHost;
 
@@ -58,7 +58,7 @@ fn the_hardened_line_is_accepted() {
     assert_eq!(c.resources.nano_cpus, Some(500_000_000));
     assert_eq!(c.resources.pids_limit, Some(100));
     assert!(c.read_only);
-    assert_eq!(c.network, NetworkMode::None);
+    assert_eq!(c.network.name(), "brig", "the default network");
     assert_eq!(c.args, ["sh"]);
     assert_eq!(c.hostname, "aaaaaaaaaaaa");
 }
@@ -129,7 +129,7 @@ fn bad_input_is_refused_with_the_flag_named() {
             Box::new(|o| o.health_interval = Some("often".into())),
             "--health-interval",
         ),
-        (Box::new(|o| o.network = Some("bridge".into())), "--network"),
+        (Box::new(|o| o.network = Some("a/b".into())), "--network"),
     ];
     for (i, (change, needle)) in cases.iter().enumerate() {
         let mut o = opts(&[]);

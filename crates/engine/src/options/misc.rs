@@ -299,20 +299,6 @@ pub fn parse_userns(spec: &str) -> Result<UsernsMode> {
     }
 }
 
-/// `--network none|host` (bridges come with issue 8's networking).
-pub fn parse_network(spec: &str) -> Result<NetworkMode> {
-    match spec {
-        "" | "none" => Ok(NetworkMode::None),
-        "host" => Ok(NetworkMode::Host),
-        "bridge" | "default" => Err(Error::invalid(
-            "--network",
-            spec,
-            "bridge networking is not available yet; use --network none (the default) or host",
-        )),
-        _ => Err(Error::invalid("--network", spec, "expected none or host")),
-    }
-}
-
 /// `--device HOST[:CONTAINER][:PERMS]` split (the host node is examined later).
 pub fn split_device(spec: &str) -> Result<(String, String, String)> {
     let flag = "--device";
@@ -430,16 +416,5 @@ mod tests {
         assert_eq!(split_device("/dev/a:r").unwrap().2, "r");
         assert_eq!(split_device("/dev/a:/dev/b:rw").unwrap().1, "/dev/b");
         assert!(split_device("/dev/a:/dev/b:x").is_err());
-    }
-
-    #[test]
-    fn network_modes() {
-        assert_eq!(parse_network("none").unwrap(), NetworkMode::None);
-        assert!(
-            parse_network("bridge")
-                .unwrap_err()
-                .to_string()
-                .contains("not available")
-        );
     }
 }

@@ -73,6 +73,11 @@ pub struct CreateOptions {
     pub secrets: Vec<String>,
     pub log_opts: Vec<String>,
     pub network: Option<String>,
+    /// `--ip`, `--network-alias`, `--egress-allow`, `-P`.
+    pub ip: Option<String>,
+    pub network_aliases: Vec<String>,
+    pub egress_allow: Vec<String>,
+    pub publish_all: bool,
     pub publish: Vec<String>,
     pub expose: Vec<String>,
 }

@@ -63,7 +63,7 @@ fn namespaces(input: &SpecInput<'_>) -> Result<Vec<LinuxNamespace>> {
         LinuxNamespaceType::Mount,
         LinuxNamespaceType::Cgroup,
     ];
-    if input.config.network == NetworkMode::None {
+    if input.config.network != NetworkMode::Host {
         kinds.push(LinuxNamespaceType::Network);
     }
     if input.userns.is_some() {

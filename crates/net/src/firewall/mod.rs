@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use ipnet::IpNet;
 
-pub use nft::{NftFirewall, TABLE, render};
+pub use nft::{NftFirewall, TABLE, render, render_table};
 pub use ports::{
     EgressRule, Protocol, PublishSpec, RANDOM_PORT_RANGE, check_port_conflicts, pick_host_port,
 };

@@ -21,6 +21,8 @@ pub const TABLE: &str = "inet brig";
 pub struct NftFirewall {
     program: PathBuf,
     netns: Option<PathBuf>,
+    /// The `inet` table's name (`brig` unless [`NftFirewall::with_table`]).
+    table: String,
 }
 
 impl Default for NftFirewall {
@@ -28,6 +30,7 @@ impl Default for NftFirewall {
         NftFirewall {
             program: PathBuf::from("nft"),
             netns: None,
+            table: "brig".to_owned(),
         }
     }
 }
@@ -39,6 +42,17 @@ impl NftFirewall {
             netns: Some(netns),
             ..Self::default()
         }
+    }
+
+    /// Uses the table `inet NAME` (one per brig root sharing a host).
+    pub fn with_table(mut self, name: &str) -> Self {
+        self.table = name.to_owned();
+        self
+    }
+
+    /// The script [`Firewall::apply`] would feed to nft for `plan`.
+    pub fn script(&self, plan: &FirewallPlan) -> Result<String, FirewallError> {
+        render_table(plan, &self.table)
     }
 
     fn run(&self, script: &str) -> Result<(), FirewallError> {
@@ -77,11 +91,11 @@ impl NftFirewall {
 
 impl Firewall for NftFirewall {
     fn apply(&self, plan: &FirewallPlan) -> Result<(), FirewallError> {
-        self.run(&render(plan)?)
+        self.run(&self.script(plan)?)
     }
 
     fn remove(&self) -> Result<(), FirewallError> {
-        self.run(&render(&FirewallPlan::default())?)
+        self.run(&self.script(&FirewallPlan::default())?)
     }
 }
 
@@ -89,12 +103,18 @@ impl Firewall for NftFirewall {
 /// delete succeed whether or not the table exists; an empty plan ends there,
 /// so the table disappears with the last network.
 pub fn render(plan: &FirewallPlan) -> Result<String, FirewallError> {
+    render_table(plan, "brig")
+}
+
+/// [`render`] into the table `inet NAME`.
+pub fn render_table(plan: &FirewallPlan, name: &str) -> Result<String, FirewallError> {
     super::check_port_conflicts(&plan.forwards)?;
-    let mut out = format!("add table {TABLE}\ndelete table {TABLE}\n");
+    let table = format!("inet {name}");
+    let mut out = format!("add table {table}\ndelete table {table}\n");
     if plan.is_empty() {
         return Ok(out);
     }
-    out.push_str(&format!("table {TABLE} {{\n"));
+    out.push_str(&format!("table {table} {{\n"));
     render_forward_chain(&mut out, plan);
     for network in plan.networks.iter().filter(|n| !n.internal) {
         for (chain, allow) in egress_chains(network) {

@@ -167,7 +167,7 @@ pub struct CreateArgs {
     /// Log options: max-size=SIZE, max-file=N.
     #[arg(long = "log-opt", value_name = "OPT")]
     pub log_opt: Vec<String>,
-    /// Network: none (default, loopback only) or host.
+    /// Network: NET[,NET...] (default: the brig bridge), none, host or container:NAME.
     #[arg(long, alias = "net", value_name = "MODE")]
     pub network: Option<String>,
     /// Publish a port: [IP:][HOST:]CONTAINER[/PROTO] (recorded; forwarding comes with networking).
@@ -277,6 +277,10 @@ fn print_warnings(warnings: &[String]) {
     }
 }
 
+            ip: self.ip,
+            network_aliases: self.network_alias,
+            egress_allow: self.egress_allow,
+            publish_all: self.publish_all,
 pub fn create(ctx: &Context, args: CreateCmd) -> Result<()> {
     let engine = engine(ctx)?;
     let created = engine.create(&args.create.options()).map_err(fail)?;

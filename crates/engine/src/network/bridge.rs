@@ -1,0 +1,313 @@
+//! Bridge networking for one container: claim addresses and host ports in
+//! the database, plumb the veths (brig-net, netlink), sync the firewall and
+//! the hosts files; undo all of it on failure, on exit and after a crash.
+//!
+//! Host-side changes happen under one lock per root (`<runroot>/network.lock`),
+//! so two `brig` processes never render the firewall from different views or
+//! race a bridge's creation against its removal.
+
+use std::net::IpAddr;
+use std::os::fd::OwnedFd;
+
+use brig_net::Netlink;
+use brig_net::firewall::{Protocol, RANDOM_PORT_RANGE, check_port_conflicts, pick_host_port};
+use brig_net::ipam::{Pool, Subnet};
+use brig_net::setup::{self, BridgeSpec, ContainerLinkSpec};
+
+use super::config::BridgeConfig;
+use super::error::NetworkError;
+use super::store::{self, Endpoint, NetworkRecord};
+use super::{Attachment, NetworkContext, firewall, hosts, manage, names};
+use crate::config::PortBinding;
+use crate::ctx::Ctx;
+use crate::db::TxError;
+use crate::error::{Error, Result};
+
+/// The per-root lock around host-side network changes (released on drop).
+#[derive(Debug)]
+pub struct NetLock(#[allow(dead_code)] OwnedFd);
+
+impl NetLock {
+    pub fn acquire(ctx: &Ctx) -> Result<NetLock> {
+        let path = ctx.paths.runroot().join("network.lock");
+        let lock_err = |source: std::io::Error| NetworkError::Lock {
+            path: path.clone(),
+            source,
+        };
+        let fd = rustix::fs::open(
+            &path,
+            rustix::fs::OFlags::CREATE | rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .map_err(|e| lock_err(e.into()))?;
+        rustix::fs::flock(&fd, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| lock_err(e.into()))?;
+        Ok(NetLock(fd))
+    }
+}
+
+/// Attaches the container to every network of `config`.
+pub fn attach(ctx: &Ctx, net: &NetworkContext<'_>, config: &BridgeConfig) -> Result<Attachment> {
+    let tag = names::root_tag(ctx.paths.root());
+    let _lock = NetLock::acquire(ctx)?;
+    // Whatever an earlier run of this container left (a crashed monitor).
+    release_locked(ctx, &tag, net.id, None)?;
+    let records = manage::networks_for(ctx, &tag, config)?;
+    let endpoints = claim(ctx, net, config, &records)?;
+    let done = plumb(net, &records, &endpoints).and_then(|()| {
+        firewall::sync(ctx, &names::table(&tag))?;
+        let refs: Vec<&NetworkRecord> = records.iter().collect();
+        hosts::refresh(ctx, &refs, Some(net.id))
+    });
+    if let Err(e) = done {
+        let _ = release_locked(ctx, &tag, net.id, None);
+        return Err(e);
+    }
+    Ok(Attachment {
+        ip_addresses: endpoints
+            .iter()
+            .flat_map(|e| e.addresses.iter().map(IpAddr::to_string))
+            .collect(),
+    })
+}
+
+/// Detaches the container from all its networks (or one); idempotent.
+pub fn release(ctx: &Ctx, container_id: &str, network: Option<&str>) -> Result<()> {
+    if network.is_none() && ctx.db.endpoints_of(container_id)?.is_empty() {
+        return Ok(());
+    }
+    let tag = names::root_tag(ctx.paths.root());
+    let _lock = NetLock::acquire(ctx)?;
+    release_locked(ctx, &tag, container_id, network)
+}
+
+fn release_locked(ctx: &Ctx, tag: &str, container_id: &str, network: Option<&str>) -> Result<()> {
+    let removed = ctx.db.remove_endpoints(container_id, network)?;
+    if removed.is_empty() {
+        return Ok(());
+    }
+    let netlink = Netlink::open().map_err(NetworkError::from)?;
+    for endpoint in &removed {
+        // Gone already when the container's namespace died with it.
+        setup::detach_container(&netlink, &endpoint.host_ifname).map_err(NetworkError::from)?;
+    }
+    let networks = ctx.db.networks()?;
+    let touched: Vec<&NetworkRecord> = networks
+        .iter()
+        .filter(|n| removed.iter().any(|e| e.network == n.name))
+        .collect();
+    for network in &touched {
+        if ctx.db.endpoints_on(&network.name)?.is_empty() {
+            setup::remove_bridge(&netlink, &network.bridge).map_err(NetworkError::from)?;
+        }
+    }
+    firewall::sync(ctx, &names::table(tag))?;
+    hosts::refresh(ctx, &touched, None)
+}
+
+/// Allocates addresses and host ports and records the endpoints, all in one
+/// transaction.
+fn claim(
+    ctx: &Ctx,
+    net: &NetworkContext<'_>,
+    config: &BridgeConfig,
+    records: &[NetworkRecord],
+) -> Result<Vec<Endpoint>> {
+    ctx.db.network_tx(|tx| {
+        let mut out = Vec::new();
+        for (index, (attachment, record)) in config.networks.iter().zip(records).enumerate() {
+            let taken = store::taken_addresses(tx, &record.name)?;
+            let mut addresses = Vec::new();
+            for subnet in &record.subnets {
+                let subnet = Subnet::new(subnet.subnet, Some(subnet.gateway))
+                    .map_err(|e| ipam_error(record, e))?;
+                let mut pool = Pool::new(subnet, taken.clone());
+                let wanted = attachment.ip.filter(|ip| subnet.network().contains(ip));
+                addresses.push(pool.allocate(wanted).map_err(|e| ipam_error(record, e))?);
+            }
+            if let Some(ip) = attachment.ip
+                && !addresses.contains(&ip)
+            {
+                let subnet = record.subnets[0].subnet;
+                return Err(ipam_error(
+                    record,
+                    brig_net::IpamError::IpOutside { ip, subnet },
+                ));
+            }
+            let ports = if index == 0 {
+                resolve_ports(tx, net.ports)?
+            } else {
+                Vec::new()
+            };
+            let endpoint = Endpoint {
+                container_id: net.id.to_owned(),
+                container_name: net.name.to_owned(),
+                hostname: net.hostname.to_owned(),
+                network: record.name.clone(),
+                host_ifname: names::host_veth(net.id, index),
+                ifname: format!("eth{index}"),
+                addresses,
+                aliases: attachment.aliases.clone(),
+                ports,
+                egress_allow: config.egress_allow.clone(),
+            };
+            store::insert_endpoint(tx, &endpoint)?;
+            out.push(endpoint);
+        }
+        Ok(out)
+    })
+}
+
+fn ipam_error(record: &NetworkRecord, source: brig_net::IpamError) -> TxError {
+    TxError::Engine(Error::from(NetworkError::Ipam {
+        network: record.name.clone(),
+        source,
+    }))
+}
+
+/// Chooses the host port of `-p CTR` and refuses ports other containers
+/// publish or another program listens on.
+fn resolve_ports(
+    tx: &rusqlite::Transaction<'_>,
+    wanted: &[PortBinding],
+) -> Result<Vec<PortBinding>, TxError> {
+    let others = store::endpoints_where(tx, "1 = 1", [])?;
+    let mut forwards: Vec<_> = others.iter().flat_map(firewall::forwards).collect();
+    let mut out = Vec::new();
+    for port in wanted {
+        let mut port = port.clone();
+        let protocol = firewall::protocol(&port);
+        if port.host_port == 0 {
+            let mut range = RANDOM_PORT_RANGE;
+            loop {
+                let candidate = pick_host_port(&forwards, protocol, range.clone())
+                    .map_err(|e| TxError::Engine(NetworkError::from(e).into()))?;
+                if host_port_free(&port.host_ip, candidate, protocol) {
+                    port.host_port = candidate;
+                    break;
+                }
+                range = candidate + 1..=*RANDOM_PORT_RANGE.end();
+            }
+        } else if !host_port_free(&port.host_ip, port.host_port, protocol) {
+            return Err(TxError::Engine(
+                NetworkError::HostPortBusy {
+                    port: port.host_port,
+                    protocol: port.protocol.clone(),
+                }
+                .into(),
+            ));
+        }
+        let probe = Endpoint {
+            addresses: vec![IpAddr::from([0, 0, 0, 1])],
+            ports: vec![port.clone()],
+            ..blank_endpoint()
+        };
+        forwards.extend(firewall::forwards(&probe));
+        check_port_conflicts(&forwards)
+            .map_err(|e| TxError::Engine(NetworkError::from(e).into()))?;
+        out.push(port);
+    }
+    Ok(out)
+}
+
+fn blank_endpoint() -> Endpoint {
+    Endpoint {
+        container_id: String::new(),
+        container_name: String::new(),
+        hostname: String::new(),
+        network: String::new(),
+        host_ifname: String::new(),
+        ifname: String::new(),
+        addresses: Vec::new(),
+        aliases: Vec::new(),
+        ports: Vec::new(),
+        egress_allow: Vec::new(),
+    }
+}
+
+/// Whether no program listens on the host port (a bind to it succeeds).
+fn host_port_free(host_ip: &str, port: u16, protocol: Protocol) -> bool {
+    let ip: IpAddr = host_ip.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let address = std::net::SocketAddr::new(ip, port);
+    match protocol {
+        Protocol::Tcp => std::net::TcpListener::bind(address).is_ok(),
+        Protocol::Udp => std::net::UdpSocket::bind(address).is_ok(),
+    }
+}
+
+/// Bridges (created on first use), veths, addresses and routes.
+fn plumb(
+    net: &NetworkContext<'_>,
+    records: &[NetworkRecord],
+    endpoints: &[Endpoint],
+) -> Result<()> {
+    let netlink = Netlink::open().map_err(NetworkError::from)?;
+    for (index, (record, endpoint)) in records.iter().zip(endpoints).enumerate() {
+        let subnets: Vec<Subnet> = record
+            .subnets
+            .iter()
+            .filter_map(|s| Subnet::new(s.subnet, Some(s.gateway)).ok())
+            .collect();
+        if netlink
+            .link_index(&record.bridge)
+            .map_err(NetworkError::from)?
+            .is_none()
+        {
+            manage::check_routes(record)?;
+            setup::ensure_bridge(
+                &netlink,
+                &BridgeSpec {
+                    name: record.bridge.clone(),
+                    subnets: subnets.clone(),
+                    mtu: record.mtu,
+                },
+            )
+            .map_err(NetworkError::from)?;
+            let sysctls = setup::enable_route_localnet(&record.bridge).and_then(|()| {
+                if record.internal {
+                    Ok(())
+                } else {
+                    setup::enable_forwarding(&record.bridge)
+                }
+            });
+            if let Err(e) = sysctls {
+                let _ = setup::remove_bridge(&netlink, &record.bridge);
+                return Err(NetworkError::from(e).into());
+            }
+        }
+        let addresses = endpoint
+            .addresses
+            .iter()
+            .copied()
+            .zip(subnets.iter().copied())
+            .collect();
+        setup::attach_container(
+            &netlink,
+            &ContainerLinkSpec {
+                host_ifname: endpoint.host_ifname.clone(),
+                bridge: record.bridge.clone(),
+                container_ifname: endpoint.ifname.clone(),
+                netns: net.netns.clone(),
+                addresses,
+                // One default route: the first network's, unless it is internal.
+                default_route: index == 0 && !record.internal,
+                mtu: record.mtu,
+            },
+        )
+        .map_err(NetworkError::from)?;
+    }
+    allow_unprivileged_ping(net)
+}
+
+/// Lets any user in the container `ping` without CAP_NET_RAW (ICMP datagram
+/// sockets), as Docker does; the sysctl belongs to the container's namespace.
+fn allow_unprivileged_ping(net: &NetworkContext<'_>) -> Result<()> {
+    let path = std::path::Path::new("/proc/sys/net/ipv4/ping_group_range");
+    brig_net::netns::run_in_netns(&net.netns, || {
+        std::fs::write(path, "0 2147483647").map_err(|source| brig_net::NetError::Sysctl {
+            path: path.to_path_buf(),
+            source,
+        })
+    })
+    .map_err(|e| NetworkError::from(e).into())
+}

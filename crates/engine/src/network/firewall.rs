@@ -1,0 +1,110 @@
+//! brig's nftables state, computed from the database: every network with at
+//! least one member, every published port. Applied as one `nft -f`
+//! transaction into the root's own table; skipped when the script is the one
+//! applied last (most container starts on an existing network change
+//! nothing here), and the table disappears with the last member.
+
+use std::net::IpAddr;
+
+use brig_net::firewall::{
+    ContainerEgress, EgressRule, Firewall, FirewallPlan, NetworkRules, NftFirewall, PortForward,
+    Protocol,
+};
+
+use super::error::NetworkError;
+use super::store::{Endpoint, NetworkRecord};
+use crate::config::PortBinding;
+use crate::ctx::Ctx;
+use crate::error::Result;
+
+/// The plan for these networks and endpoints (pure).
+pub fn plan(networks: &[NetworkRecord], endpoints: &[Endpoint]) -> FirewallPlan {
+    let mut out = FirewallPlan::default();
+    for network in networks {
+        let members: Vec<&Endpoint> = endpoints
+            .iter()
+            .filter(|e| e.network == network.name)
+            .collect();
+        if members.is_empty() {
+            continue;
+        }
+        let container_egress = members
+            .iter()
+            .filter(|e| !e.egress_allow.is_empty())
+            .flat_map(|e| {
+                e.addresses.iter().map(|address| ContainerEgress {
+                    address: *address,
+                    allow: egress_rules(&e.egress_allow),
+                })
+            })
+            .collect();
+        out.networks.push(NetworkRules {
+            name: network.name.clone(),
+            bridge: network.bridge.clone(),
+            subnets: network.subnets.iter().map(|s| s.subnet).collect(),
+            internal: network.internal,
+            egress_allow: (!network.egress_allow.is_empty())
+                .then(|| egress_rules(&network.egress_allow)),
+            container_egress,
+        });
+        for member in members {
+            out.forwards.extend(forwards(member));
+        }
+    }
+    out
+}
+
+/// The endpoint's published ports as DNAT targets (to its first address of
+/// the host IP's family; IPv4 without a host IP).
+pub fn forwards(endpoint: &Endpoint) -> Vec<PortForward> {
+    endpoint
+        .ports
+        .iter()
+        .filter_map(|p| {
+            let host_ip: Option<IpAddr> = p.host_ip.parse().ok();
+            let want_v4 = host_ip.is_none_or(|ip| ip.is_ipv4());
+            let container_ip = endpoint.addresses.iter().find(|a| a.is_ipv4() == want_v4)?;
+            Some(PortForward {
+                host_ip: host_ip.filter(|ip| !ip.is_unspecified()),
+                host_port: p.host_port,
+                container_ip: *container_ip,
+                container_port: p.container_port,
+                protocol: protocol(p),
+            })
+        })
+        .collect()
+}
+
+pub fn protocol(p: &PortBinding) -> Protocol {
+    if p.protocol == "udp" {
+        Protocol::Udp
+    } else {
+        Protocol::Tcp
+    }
+}
+
+fn egress_rules(list: &[String]) -> Vec<EgressRule> {
+    // Validated when the flag was given.
+    list.iter()
+        .filter_map(|r| EgressRule::parse(r).ok())
+        .collect()
+}
+
+/// Makes the root's table match the database. Call with the network lock held.
+pub fn sync(ctx: &Ctx, table: &str) -> Result<()> {
+    let plan = plan(&ctx.db.networks()?, &ctx.db.endpoints()?);
+    let firewall = NftFirewall::default().with_table(table);
+    let script = firewall.script(&plan).map_err(NetworkError::from)?;
+    let applied = ctx.paths.runroot().join("network").join("applied.nft");
+    if std::fs::read_to_string(&applied).is_ok_and(|last| last == script) {
+        return Ok(());
+    }
+    // Forget the last state first: if nft fails half way we re-apply next time.
+    let _ = std::fs::remove_file(&applied);
+    firewall.apply(&plan).map_err(NetworkError::from)?;
+    if let Some(dir) = applied.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = std::fs::write(&applied, script);
+    Ok(())
+}

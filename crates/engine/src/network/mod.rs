@@ -1,0 +1,274 @@
+//! Container networking. The monitor calls [`Network::attach`] between the
+//! runtime's `create` and `start` (the container's network namespace
+//! exists, its program has not run) and [`Network::detach`] after it
+//! exited; `rm` and the crash repair call [`release`].
+//!
+//! - `none`: a private namespace with loopback up; `host`: nothing to do;
+//!   `container:NAME`: the runtime joins that container's namespace;
+//! - bridges ([`bridge`]): brig-net plumbs veths into per-network bridges,
+//!   addresses come from the database ([`store`]), the firewall is
+//!   rendered from the database ([`firewall`]), names are resolved through
+//!   rewritten hosts files ([`hosts`]). [`manage`] has `brig network ...`.
+
+pub mod bridge;
+pub mod config;
+pub mod error;
+pub mod firewall;
+pub mod hosts;
+pub mod manage;
+pub mod names;
+pub mod store;
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use rustix::net::{AddressFamily, SendFlags, SocketFlags, SocketType};
+
+use crate::config::{NetworkMode, PortBinding};
+use crate::ctx::Ctx;
+use crate::error::{Error, IoContext, Result};
+use crate::record::ContainerRecord;
+
+pub use config::{BridgeConfig, DEFAULT_NETWORK, NetworkAttachment, NetworkFlags};
+pub use error::NetworkError;
+pub use manage::{NetworkCreateOptions, NetworkInfo};
+pub use store::{Endpoint, NetworkRecord};
+
+/// The container as networking sees it.
+#[derive(Debug, Clone)]
+pub struct NetworkContext<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub hostname: &'a str,
+    /// `/proc/PID/ns/net` of the container's init.
+    pub netns: PathBuf,
+    pub ports: &'a [PortBinding],
+}
+
+/// What attaching gave the container (for `inspect`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attachment {
+    pub ip_addresses: Vec<String>,
+}
+
+/// A network a container can join.
+pub trait Network: std::fmt::Debug {
+    fn attach(&self, ctx: &NetworkContext<'_>) -> Result<Attachment>;
+    fn detach(&self, ctx: &NetworkContext<'_>) -> Result<()>;
+}
+
+/// `--network none`: loopback only.
+#[derive(Debug, Default)]
+pub struct NoneNetwork;
+
+impl Network for NoneNetwork {
+    fn attach(&self, ctx: &NetworkContext<'_>) -> Result<Attachment> {
+        loopback_up(&ctx.netns)?;
+        Ok(Attachment {
+            ip_addresses: vec!["127.0.0.1".to_owned()],
+        })
+    }
+
+    fn detach(&self, _ctx: &NetworkContext<'_>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// `--network host`: nothing to do.
+#[derive(Debug, Default)]
+pub struct HostNetwork;
+
+impl Network for HostNetwork {
+    fn attach(&self, _ctx: &NetworkContext<'_>) -> Result<Attachment> {
+        Ok(Attachment::default())
+    }
+
+    fn detach(&self, _ctx: &NetworkContext<'_>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Bridge networks of a container.
+#[derive(Debug)]
+pub struct BridgeNetworks<'a> {
+    ctx: &'a Ctx,
+    config: &'a BridgeConfig,
+}
+
+impl Network for BridgeNetworks<'_> {
+    fn attach(&self, ctx: &NetworkContext<'_>) -> Result<Attachment> {
+        bridge::attach(self.ctx, ctx, self.config)
+    }
+
+    fn detach(&self, ctx: &NetworkContext<'_>) -> Result<()> {
+        bridge::release(self.ctx, ctx.id, None)
+    }
+}
+
+/// `--network container:NAME`: the namespace is the other container's (set
+/// in the OCI config); its hosts and resolv.conf are shared too.
+#[derive(Debug)]
+pub struct ContainerNetwork<'a> {
+    ctx: &'a Ctx,
+    target: &'a str,
+}
+
+impl Network for ContainerNetwork<'_> {
+    fn attach(&self, ctx: &NetworkContext<'_>) -> Result<Attachment> {
+        let target = self.ctx.db.find(self.target)?;
+        let from = self.ctx.paths.bundle(&target.id);
+        let to = self.ctx.paths.bundle(ctx.id);
+        for file in ["hosts", "resolv.conf"] {
+            let text = std::fs::read(from.join(file)).ctx("read", from.join(file))?;
+            std::fs::write(to.join(file), text).ctx("write", to.join(file))?;
+        }
+        Ok(Attachment::default())
+    }
+
+    fn detach(&self, _ctx: &NetworkContext<'_>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The implementation for a mode.
+pub fn for_mode<'a>(ctx: &'a Ctx, mode: &'a NetworkMode) -> Box<dyn Network + 'a> {
+    match mode {
+        NetworkMode::None => Box::new(NoneNetwork),
+        NetworkMode::Host => Box::new(HostNetwork),
+        NetworkMode::Container(target) => Box::new(ContainerNetwork { ctx, target }),
+        NetworkMode::Bridge(config) => Box::new(BridgeNetworks { ctx, config }),
+    }
+}
+
+/// Frees whatever network resources the container still holds (its run
+/// ended without a detach: `rm`, or the repair after a crashed monitor).
+pub fn release(ctx: &Ctx, container_id: &str) -> Result<()> {
+    bridge::release(ctx, container_id, None)
+}
+
+/// `/proc/PID/ns/net` of the container whose network `container:NAME` joins;
+/// it must be running.
+pub fn joined_netns(ctx: &Ctx, target: &str) -> Result<PathBuf> {
+    let rec = ctx.db.find(target)?;
+    match rec.pid {
+        Some(pid) if rec.state.has_monitor() => Ok(PathBuf::from(format!("/proc/{pid}/ns/net"))),
+        _ => Err(Error::wrong_state(
+            &rec.id,
+            rec.state.as_str(),
+            "--network container: needs it running; start it first",
+        )),
+    }
+}
+
+/// Points the OCI config's network namespace at `path` (joined, not new).
+pub fn join_netns(spec: &mut oci_spec::runtime::Spec, path: PathBuf) {
+    use oci_spec::runtime::LinuxNamespaceType;
+    let Some(linux) = spec.linux_mut().as_mut() else {
+        return;
+    };
+    if let Some(namespaces) = linux.namespaces_mut().as_mut() {
+        for ns in namespaces.iter_mut() {
+            if ns.typ() == LinuxNamespaceType::Network {
+                ns.set_path(Some(path.clone()));
+            }
+        }
+    }
+}
+
+/// The published ports as they are now: host ports chosen for `-p CTR`
+/// while the container runs, the requested ones otherwise.
+pub fn published_ports(ctx: &Ctx, rec: &ContainerRecord) -> Result<Vec<PortBinding>> {
+    let endpoints = ctx.db.endpoints_of(&rec.id)?;
+    Ok(match endpoints.first() {
+        Some(first) if !first.ports.is_empty() => first.ports.clone(),
+        _ => rec.config.ports.clone(),
+    })
+}
+
+/// Checks at `create` what needs the database: the networks exist and an
+/// `--ip` lies in the first one's subnet.
+pub fn check_create(ctx: &Ctx, mode: &NetworkMode) -> Result<()> {
+    match mode {
+        NetworkMode::Bridge(config) => {
+            for (index, attachment) in config.networks.iter().enumerate() {
+                if attachment.network == DEFAULT_NETWORK {
+                    continue;
+                }
+                let record = ctx
+                    .db
+                    .network(&attachment.network)?
+                    .ok_or_else(|| NetworkError::NoSuchNetwork(attachment.network.clone()))?;
+                if let (0, Some(ip)) = (index, attachment.ip) {
+                    let inside = record.subnets.iter().any(|s| s.subnet.contains(&ip));
+                    if !inside {
+                        return Err(NetworkError::Ipam {
+                            network: record.name.clone(),
+                            source: brig_net::IpamError::IpOutside {
+                                ip,
+                                subnet: record.subnets[0].subnet,
+                            },
+                        }
+                        .into());
+                    }
+                }
+            }
+            Ok(())
+        }
+        NetworkMode::Container(target) => ctx.db.find(target).map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+/// Sets `lo` (always index 1 in a new namespace) up inside `netns`: a
+/// netlink socket opened from a thread that joined the namespace stays
+/// bound to it; the thread ends and the engine never leaves its own.
+pub fn loopback_up(netns: &Path) -> Result<()> {
+    let ns = std::fs::File::open(netns).ctx("open network namespace", netns)?;
+    let sock: OwnedFd = std::thread::scope(|s| {
+        s.spawn(|| -> std::io::Result<OwnedFd> {
+            rustix::thread::move_into_link_name_space(
+                std::os::fd::AsFd::as_fd(&ns),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            )?;
+            Ok(rustix::net::socket_with(
+                AddressFamily::NETLINK,
+                SocketType::RAW,
+                SocketFlags::CLOEXEC,
+                None,
+            )?)
+        })
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("netns thread panicked")))
+    })
+    .ctx("join network namespace", netns)?;
+    // nlmsghdr (len, RTM_NEWLINK, NLM_F_REQUEST|NLM_F_ACK, seq, pid) +
+    // ifinfomsg (AF_UNSPEC, type 0, index 1, flags IFF_UP, change IFF_UP).
+    let mut msg = Vec::with_capacity(32);
+    msg.extend(32u32.to_ne_bytes());
+    msg.extend(16u16.to_ne_bytes());
+    msg.extend(5u16.to_ne_bytes());
+    msg.extend(1u32.to_ne_bytes());
+    msg.extend(0u32.to_ne_bytes());
+    msg.extend([0u8, 0]);
+    msg.extend(0u16.to_ne_bytes());
+    msg.extend(1i32.to_ne_bytes());
+    msg.extend(1u32.to_ne_bytes());
+    msg.extend(1u32.to_ne_bytes());
+    let kernel = rustix::net::netlink::SocketAddrNetlink::new(0, 0);
+    rustix::net::sendto(&sock, &msg, SendFlags::empty(), &kernel).ctx("netlink send to", netns)?;
+    let mut reply = [0u8; 256];
+    let (n, _) = rustix::net::recv(&sock, &mut reply, rustix::net::RecvFlags::empty())
+        .ctx("netlink reply from", netns)?;
+    // NLMSG_ERROR (2) carries an errno; 0 is the acknowledgement.
+    if n >= 20 && u16::from_ne_bytes([reply[4], reply[5]]) == 2 {
+        let errno = i32::from_ne_bytes([reply[16], reply[17], reply[18], reply[19]]);
+        if errno != 0 {
+            return Err(Error::io(
+                "bring up lo in",
+                netns,
+                std::io::Error::from_raw_os_error(-errno),
+            ));
+        }
+    }
+    Ok(())
+}
