@@ -392,14 +392,14 @@ impl Monitor {
             return Ok(false);
         };
         let oom = oom_killed(&rec);
-        let _ =
-            crate::network::for_mode(&self.ctx, &rec.config.network).detach(&crate::network::NetworkContext {
-                id: &rec.id,
-                name: &rec.name,
-                hostname: &rec.config.hostname,
-                netns: format!("/proc/{}/ns/net", rec.pid.unwrap_or(0)).into(),
-                ports: &rec.config.ports,
-            });
+        let network = crate::network::for_mode(&self.ctx, &rec.config.network);
+        let _ = network.detach(&crate::network::NetworkContext {
+            id: &rec.id,
+            name: &rec.name,
+            hostname: &rec.config.hostname,
+            netns: format!("/proc/{}/ns/net", rec.pid.unwrap_or(0)).into(),
+            ports: &rec.config.ports,
+        });
         // The root filesystem stays mounted in our namespace (for a restart);
         // it goes away with us.
         cleanup::release_runtime(&self.ctx, &rec)?;

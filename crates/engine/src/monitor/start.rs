@@ -194,6 +194,10 @@ fn write_config(
         paths: &m.ctx.paths,
         userns,
     })?;
+    if let crate::config::NetworkMode::Container(target) = &rec.config.network {
+        let path = crate::network::joined_netns(&m.ctx, target)?;
+        crate::network::join_netns(&mut spec, path);
+    }
     if let (Some((rows, cols)), Some(process)) = (m.args.console_size, spec.process_mut().as_mut())
         && rec.config.tty
     {

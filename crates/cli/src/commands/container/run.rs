@@ -170,7 +170,19 @@ pub struct CreateArgs {
     /// Network: NET[,NET...] (default: the brig bridge), none, host or container:NAME.
     #[arg(long, alias = "net", value_name = "MODE")]
     pub network: Option<String>,
-    /// Publish a port: [IP:][HOST:]CONTAINER[/PROTO] (recorded; forwarding comes with networking).
+    /// The container's IPv4 or IPv6 address on its first network.
+    #[arg(long, value_name = "IP")]
+    pub ip: Option<String>,
+    /// Another name other containers on its networks resolve to it.
+    #[arg(long = "network-alias", alias = "net-alias", value_name = "NAME")]
+    pub network_alias: Vec<String>,
+    /// Allow new outbound connections only to CIDR[:PORT] (repeatable).
+    #[arg(long = "egress-allow", value_name = "CIDR[:PORT]")]
+    pub egress_allow: Vec<String>,
+    /// Publish every exposed port on a free host port.
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Publish a port: [IP:][HOST:]CONTAINER[/PROTO] (no HOST: a free one).
     #[arg(short = 'p', long, value_name = "PORTS")]
     pub publish: Vec<String>,
     /// Expose a port without publishing it.
@@ -265,6 +277,10 @@ impl CreateArgs {
             secrets: self.secret,
             log_opts: self.log_opt,
             network: self.network,
+            ip: self.ip,
+            network_aliases: self.network_alias,
+            egress_allow: self.egress_allow,
+            publish_all: self.publish_all,
             publish: self.publish,
             expose: self.expose,
         }
@@ -277,10 +293,6 @@ fn print_warnings(warnings: &[String]) {
     }
 }
 
-            ip: self.ip,
-            network_aliases: self.network_alias,
-            egress_allow: self.egress_allow,
-            publish_all: self.publish_all,
 pub fn create(ctx: &Context, args: CreateCmd) -> Result<()> {
     let engine = engine(ctx)?;
     let created = engine.create(&args.create.options()).map_err(fail)?;
