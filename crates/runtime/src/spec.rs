@@ -65,6 +65,12 @@ pub fn default_spec(rootless: bool, uid: u32, gid: u32) -> Value {
     if rootless {
         // An unprivileged user can neither mount sysfs nor write device cgroups.
         mounts.retain(|m| m["type"] != "cgroup" && m["type"] != "sysfs");
+        // gid 5 (tty) is not mapped: devpts would refuse the option.
+        for m in mounts.iter_mut().filter(|m| m["type"] == "devpts") {
+            if let Some(options) = m["options"].as_array_mut() {
+                options.retain(|o| o != "gid=5");
+            }
+        }
         mounts.push(
             json!({"destination": "/sys", "type": "none", "source": "/sys",
                            "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}),
@@ -213,5 +219,25 @@ mod tests {
                 "sh"
             );
         }
+    }
+
+    #[test]
+    fn rootless_spec_maps_only_what_an_unprivileged_user_can_use() {
+        let value = default_spec(true, 1000, 1001);
+        assert_eq!(value["linux"]["uidMappings"][0]["hostID"], 1000);
+        assert_eq!(value["linux"]["gidMappings"][0]["hostID"], 1001);
+        let mounts = value["mounts"].as_array().unwrap();
+        let devpts = mounts.iter().find(|m| m["type"] == "devpts").unwrap();
+        assert!(
+            !devpts["options"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("gid=5"))
+        );
+        assert!(
+            mounts
+                .iter()
+                .all(|m| m["type"] != "cgroup" && m["type"] != "sysfs")
+        );
     }
 }

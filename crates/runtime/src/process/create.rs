@@ -134,19 +134,22 @@ pub(crate) fn create_with_console(
     // Recorded before the cgroup exists: a `delete --force` after a crash
     // at any later point finds what to remove.
     dir.save(&record)?;
-    {
+    // Armed before creating: a create that fails half-way is undone too.
+    cleanup.cgroup = Some(cg.clone());
+    // False only when rootless without permission (see rootless.rs).
+    let has_cgroup = crate::rootless::create_cgroup(&mut cg, &bundle.spec)?;
+    cleanup.cgroup = has_cgroup.then(|| cg.clone());
+    let entry = if has_cgroup {
         use brig_cgroups::CgroupManager;
-        // Armed before creating: a create that fails half-way is undone too.
-        cleanup.cgroup = Some(cg.clone());
-        cg.create()?;
-        cleanup.cgroup = Some(cg.clone());
         if let Some(resources) = crate::cgroup::resources_with_devices(&bundle.spec) {
             cg.set_resources(&resources)?;
         }
-    }
-    // The child enters the cgroup by itself (brig_cgroups::entry says why).
-    let entry = cg.entry()?;
-    let oom_baseline = crate::cgroup::OomBaseline::take(Some(&cg));
+        // The child enters the cgroup by itself (brig_cgroups::entry says why).
+        cg.entry()?
+    } else {
+        brig_cgroups::Entry::default()
+    };
+    let oom_baseline = crate::cgroup::OomBaseline::take(has_cgroup.then_some(&cg));
     let fifo = make_fifo(&dir)?;
     let listen = socket_activation();
     let (parent_end, child_end) = protocol::pair().map_err(|e| Error::sys("socketpair", e))?;
@@ -168,7 +171,7 @@ pub(crate) fn create_with_console(
     cleanup.child = Some(init);
 
     record.init = Some(init);
-    record.cgroup = Some(cg.clone());
+    record.cgroup = has_cgroup.then(|| cg.clone());
     // Persist the pid first: a `delete --force` after a crash must find the process.
     dir.save(&record)?;
     if ns.creates(LinuxNamespaceType::User) {
