@@ -50,10 +50,14 @@ impl TempUser {
             subid_start: 0,
         };
         // A range per test process and user, far above system and login ids.
-        user.subid_start = 2_000_000 + (std::process::id() % 1000) * 4 * SUBID_COUNT + n * SUBID_COUNT;
+        user.subid_start =
+            2_000_000 + (std::process::id() % 1000) * 4 * SUBID_COUNT + n * SUBID_COUNT;
         for file in SUBID_FILES {
             let mut text = fs::read_to_string(file).unwrap_or_default();
-            text.push_str(&format!("{}:{}:{SUBID_COUNT}\n", user.name, user.subid_start));
+            text.push_str(&format!(
+                "{}:{}:{SUBID_COUNT}\n",
+                user.name, user.subid_start
+            ));
             fs::write(file, text).unwrap();
         }
         user
@@ -114,12 +118,16 @@ fn rootless_bundle(user: &TempUser, script: &str) -> Bundle {
         .remove("resources");
     let mounts = config["mounts"].as_array_mut().expect("mounts");
     mounts.retain(|m| m["type"] != "cgroup" && m["type"] != "sysfs");
-    mounts.push(json!({"destination": "/sys", "type": "none", "source": "/sys",
-                       "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}));
+    mounts.push(
+        json!({"destination": "/sys", "type": "none", "source": "/sys",
+                       "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}),
+    );
     b.write_config();
     // The user must reach the bundle: open up the test's own directories.
     let mut dir = Some(b.path());
-    while let Some(d) = dir.filter(|d| d.starts_with(std::env::temp_dir()) && *d != std::env::temp_dir()) {
+    while let Some(d) =
+        dir.filter(|d| d.starts_with(std::env::temp_dir()) && *d != std::env::temp_dir())
+    {
         fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
         dir = d.parent();
     }
@@ -170,7 +178,8 @@ fn rootless_run_maps_the_user_to_root_and_its_subordinate_ids() {
     if rt.kind() == RuntimeKind::Brig {
         // This user may not create cgroups here: said once, and the container runs anyway.
         assert!(
-            out.stderr.contains("warning: running rootless without a cgroup"),
+            out.stderr
+                .contains("warning: running rootless without a cgroup"),
             "{}",
             out.describe()
         );
@@ -200,5 +209,42 @@ fn rootless_limits_without_a_cgroup_are_refused_clearly() {
         "{}",
         out.describe()
     );
+    assert_eq!(fs::read_dir(&root).unwrap().count(), 0, "state left behind");
+}
+
+#[test]
+fn rootless_exec_kill_and_delete_work_as_the_user() {
+    require_root!();
+    let rt = runtime();
+    let user = TempUser::create();
+    let (_state, root) = user_state_root(&user);
+    let bundle = rootless_bundle(&user, "exec sleep 1000");
+    bundle.write_config();
+    let id = rt.new_id("rootlessexec");
+    let as_user = |args: &[&str]| user.invocation(rt.binary(), &root, args).run(rt.work_dir());
+    let bundle_path = bundle.path().display().to_string();
+    let started = as_user(&["run", "--detach", "--bundle", &bundle_path, &id]);
+    let exec = as_user(&["exec", &id, "sh", "-c", "id -u; head -1 /proc/self/uid_map"]);
+    let kill = as_user(&["kill", &id, "KILL"]);
+    let stopped = wait_until(SOON, || as_user(&["state", &id]).stdout.contains("stopped"));
+    let delete = as_user(&["delete", &id]);
+    as_user(&["delete", "--force", &id]);
+    started.assert_ok();
+    exec.assert_ok();
+    let lines: Vec<Vec<String>> = exec
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect();
+    assert_eq!(lines[0], ["0"], "{}", exec.describe());
+    assert_eq!(
+        lines[1],
+        ["0", &user.uid.to_string(), "1"],
+        "{}",
+        exec.describe()
+    );
+    kill.assert_ok();
+    assert!(stopped, "the container did not stop after kill");
+    delete.assert_ok();
     assert_eq!(fs::read_dir(&root).unwrap().count(), 0, "state left behind");
 }

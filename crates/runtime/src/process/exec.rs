@@ -91,7 +91,13 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     let (parent_end, child_end) = protocol::pair().map_err(|e| Error::sys("socketpair", e))?;
 
     // Pid and time namespaces apply to children: enter them for the fork only.
-    let for_children = ns & (Ns::PROCESS_ID | Ns::TIME);
+    let mut for_children = ns & (Ns::PROCESS_ID | Ns::TIME);
+    if !for_children.is_empty() && crate::rootless::is_rootless() {
+        // Rootless: only inside the container's user namespace may we join
+        // its pid namespace. There is no way back, and nothing the runtime
+        // does afterwards needs the host's user namespace.
+        for_children |= ns & Ns::USER;
+    }
     if !for_children.is_empty() {
         rustix::thread::move_into_thread_name_spaces(pidfd.as_fd(), for_children)
             .map_err(|e| Error::sys("joining the container's pid namespace", e))?;
@@ -270,7 +276,11 @@ fn child_run(ctx: &ExecChild<'_>) -> std::result::Result<Infallible, WireError> 
     let env = super::plan::final_env(&plan.env, &[], plan.creds.uid);
     plan.confine_before_creds(ctx.agent_state, agent_pid)
         .map_err(|(step, e)| fail(step, e))?;
-    plan.creds.apply(true).map_err(|(step, e)| fail(step, e))?;
+    // A rootless container's user namespace may deny setgroups.
+    let setgroups = super::init::setgroups_allowed();
+    plan.creds
+        .apply(setgroups)
+        .map_err(|(step, e)| fail(step, e))?;
     brig_sys::fd::cloexec_from(3 + ctx.preserve_fds).map_err(|e| fail("closing descriptors", e))?;
     brig_sys::signal::reset_all().map_err(|e| fail("resetting signals", e))?;
     plan.confine_last(ctx.agent_state, agent_pid)

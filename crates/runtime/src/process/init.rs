@@ -263,6 +263,6 @@ fn exec(
     Err(wire("starting container process", err))
 }
 
-fn setgroups_allowed() -> bool {
+pub(super) fn setgroups_allowed() -> bool {
     std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
 }
