@@ -99,12 +99,61 @@ fn idmap_option_alone_uses_the_container_mappings() {
     std::fs::create_dir(&shared).unwrap();
     std::fs::write(shared.join("f"), "x").unwrap();
     std::os::unix::fs::chown(shared.join("f"), Some(1000), Some(1000)).unwrap();
-    let out = run_sh(&rt, "idmapopt", "stat -c '%u:%g' /data/f", |b| {
+    let script =
+        "stat -c '%u:%g' /data/f; touch /data/g 2>/dev/null && echo writable || echo read-only";
+    let out = run_sh(&rt, "idmapopt", script, |b| {
         in_user_namespace(b);
-        b.bind(&shared, "/data", &["idmap"]);
+        // Other bind attributes still apply to the idmapped mount.
+        b.bind(&shared, "/data", &["idmap", "ro"]);
     });
     out.assert_ok();
-    assert_eq!(out.stdout, "1000:1000\n");
+    assert_eq!(out.stdout, "1000:1000\nread-only\n");
+}
+
+/// A tmpfs mounted on `dir`, lazily unmounted on drop (also when the test fails).
+struct TmpfsMount(std::path::PathBuf);
+
+impl TmpfsMount {
+    fn new(dir: &Path) -> TmpfsMount {
+        std::fs::create_dir_all(dir).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "brigtest-idmap"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mounting a tmpfs on {}", dir.display());
+        TmpfsMount(dir.to_owned())
+    }
+}
+
+impl Drop for TmpfsMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn ridmap_reaches_submounts_and_idmap_does_not() {
+    require_root!();
+    let rt = runtime();
+    if !runtime_has_idmapped_mounts(&rt, "ridmap_reaches_submounts_and_idmap_does_not") {
+        return;
+    }
+    let shared = rt.work_dir().join("shared-rec");
+    let _sub = TmpfsMount::new(&shared.join("sub"));
+    std::fs::write(shared.join("sub/f"), "x").unwrap();
+    let script = "stat -c '%u' /data/sub/f";
+    for (option, expected) in [("ridmap", "0\n"), ("idmap", "65534\n")] {
+        let out = run_sh(&rt, "ridmap", script, |b| {
+            in_user_namespace(b);
+            idmapped_bind(b, &shared, &[option]);
+        });
+        out.assert_ok();
+        assert_eq!(out.stdout, expected, "{option}: {}", out.describe());
+    }
 }
 
 #[test]
