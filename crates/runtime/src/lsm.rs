@@ -211,6 +211,10 @@ mod tests {
         }
 
         fn plan(&self, process: serde_json::Value) -> Result<LsmPlan> {
+            self.plan_with(process, None)
+        }
+
+        fn plan_with(&self, process: serde_json::Value, linux: Option<&Linux>) -> Result<LsmPlan> {
             let process: Process = serde_json::from_value(process).unwrap();
             let (enabled, profiles, selinux) = (
                 self.dir.path().join("enabled"),
@@ -222,7 +226,7 @@ mod tests {
                 apparmor_profiles: &profiles,
                 selinux_fs: &selinux,
             };
-            LsmPlan::for_host(&process, None, Path::new("config.json"), &host)
+            LsmPlan::for_host(&process, linux, Path::new("config.json"), &host)
         }
     }
 
@@ -294,28 +298,14 @@ mod tests {
 
     #[test]
     fn mount_label_is_kept_only_with_selinux() {
-        let linux: Linux = serde_json::from_value(
-            serde_json::json!({"mountLabel": "system_u:object_r:container_file_t:s0:c1,c2"}),
-        )
-        .unwrap();
-        let process: Process = serde_json::from_value(process(serde_json::json!({}))).unwrap();
-        for (selinux, expected) in [
-            (true, Some("system_u:object_r:container_file_t:s0:c1,c2")),
-            (false, None),
-        ] {
+        let label = "system_u:object_r:container_file_t:s0:c1,c2";
+        let linux: Linux =
+            serde_json::from_value(serde_json::json!({ "mountLabel": label })).unwrap();
+        for (selinux, expected) in [(true, Some(label)), (false, None)] {
             let host = FakeHost::new("N", None, selinux);
-            let (enabled, profiles, fs) = (
-                host.dir.path().join("enabled"),
-                host.dir.path().join("profiles"),
-                host.dir.path().join("selinux"),
-            );
-            let host = Host {
-                apparmor_enabled_file: &enabled,
-                apparmor_profiles: &profiles,
-                selinux_fs: &fs,
-            };
-            let plan =
-                LsmPlan::for_host(&process, Some(&linux), Path::new("config.json"), &host).unwrap();
+            let plan = host
+                .plan_with(process(serde_json::json!({})), Some(&linux))
+                .unwrap();
             assert_eq!(plan.mount_label.as_deref(), expected);
         }
     }
