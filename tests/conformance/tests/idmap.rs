@@ -58,15 +58,25 @@ fn runtime_has_idmapped_mounts(rt: &Runtime, test: &str) -> bool {
     false
 }
 
-#[test]
-fn idmapped_bind_shows_host_root_files_as_container_root() {
-    require_root!();
+/// The runtime under test and an empty host directory owned by root, or
+/// `None` (said loudly) when the runtime has no idmapped mounts.
+fn idmap_runtime(test: &str) -> Option<(Runtime, std::path::PathBuf)> {
     let rt = runtime();
-    if !runtime_has_idmapped_mounts(&rt, "idmapped_bind_shows_host_root_files_as_container_root") {
-        return;
+    if !runtime_has_idmapped_mounts(&rt, test) {
+        return None;
     }
     let shared = rt.work_dir().join("shared");
     std::fs::create_dir(&shared).unwrap();
+    Some((rt, shared))
+}
+
+#[test]
+fn idmapped_bind_shows_host_root_files_as_container_root() {
+    require_root!();
+    let Some((rt, shared)) = idmap_runtime("idmapped_bind_shows_host_root_files_as_container_root")
+    else {
+        return;
+    };
     std::fs::write(shared.join("hostfile"), "from the host\n").unwrap();
     let script = "cat /data/hostfile; stat -c 'data=%u:%g' /data/hostfile; \
                   stat -c 'image=%u:%g' /bin/busybox; echo made > /data/new && \
@@ -91,12 +101,9 @@ fn idmapped_bind_shows_host_root_files_as_container_root() {
 #[test]
 fn idmap_option_alone_uses_the_container_mappings() {
     require_root!();
-    let rt = runtime();
-    if !runtime_has_idmapped_mounts(&rt, "idmap_option_alone_uses_the_container_mappings") {
+    let Some((rt, shared)) = idmap_runtime("idmap_option_alone_uses_the_container_mappings") else {
         return;
-    }
-    let shared = rt.work_dir().join("shared-opt");
-    std::fs::create_dir(&shared).unwrap();
+    };
     std::fs::write(shared.join("f"), "x").unwrap();
     std::os::unix::fs::chown(shared.join("f"), Some(1000), Some(1000)).unwrap();
     let script =
@@ -138,11 +145,9 @@ impl Drop for TmpfsMount {
 #[test]
 fn ridmap_reaches_submounts_and_idmap_does_not() {
     require_root!();
-    let rt = runtime();
-    if !runtime_has_idmapped_mounts(&rt, "ridmap_reaches_submounts_and_idmap_does_not") {
+    let Some((rt, shared)) = idmap_runtime("ridmap_reaches_submounts_and_idmap_does_not") else {
         return;
-    }
-    let shared = rt.work_dir().join("shared-rec");
+    };
     let _sub = TmpfsMount::new(&shared.join("sub"));
     std::fs::write(shared.join("sub/f"), "x").unwrap();
     let script = "stat -c '%u' /data/sub/f";
@@ -159,10 +164,11 @@ fn ridmap_reaches_submounts_and_idmap_does_not() {
 #[test]
 fn a_filesystem_that_cannot_be_idmapped_is_a_clear_error() {
     require_root!();
-    let rt = runtime();
-    if !runtime_has_idmapped_mounts(&rt, "a_filesystem_that_cannot_be_idmapped_is_a_clear_error") {
+    let Some((rt, _shared)) =
+        idmap_runtime("a_filesystem_that_cannot_be_idmapped_is_a_clear_error")
+    else {
         return;
-    }
+    };
     let mut bundle = Bundle::busybox();
     in_user_namespace(&mut bundle);
     // sysfs has no idmapped mount support.

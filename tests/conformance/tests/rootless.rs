@@ -134,6 +134,14 @@ fn rootless_bundle(user: &TempUser, script: &str) -> Bundle {
     b
 }
 
+/// The runtime under test, a temporary user and a state root it owns.
+fn rootless_setup() -> (Runtime, TempUser, TestDir, PathBuf) {
+    let rt = runtime();
+    let user = TempUser::create();
+    let (state, root) = user_state_root(&user);
+    (rt, user, state, root)
+}
+
 /// A state root the user owns.
 fn user_state_root(user: &TempUser) -> (TestDir, PathBuf) {
     let dir = TestDir::new("rootless-state");
@@ -160,9 +168,7 @@ fn run_as(user: &TempUser, rt: &Runtime, root: &Path, bundle: &Bundle, id: &str)
 #[test]
 fn rootless_run_maps_the_user_to_root_and_its_subordinate_ids() {
     require_root!();
-    let rt = runtime();
-    let user = TempUser::create();
-    let (_state, root) = user_state_root(&user);
+    let (rt, user, _state, root) = rootless_setup();
     let bundle = rootless_bundle(&user, "id -u; cat /proc/self/uid_map /proc/self/gid_map");
     let id = rt.new_id("rootless");
     let out = run_as(&user, &rt, &root, &bundle, &id);
@@ -189,9 +195,7 @@ fn rootless_run_maps_the_user_to_root_and_its_subordinate_ids() {
 #[test]
 fn rootless_limits_without_a_cgroup_are_refused_clearly() {
     require_root!();
-    let rt = runtime();
-    let user = TempUser::create();
-    let (_state, root) = user_state_root(&user);
+    let (rt, user, _state, root) = rootless_setup();
     let mut bundle = rootless_bundle(&user, "echo ran");
     bundle.config_mut()["linux"]["resources"] = json!({"pids": {"limit": 20}});
     let id = rt.new_id("rootlesslimit");
@@ -215,9 +219,7 @@ fn rootless_limits_without_a_cgroup_are_refused_clearly() {
 #[test]
 fn rootless_exec_kill_and_delete_work_as_the_user() {
     require_root!();
-    let rt = runtime();
-    let user = TempUser::create();
-    let (_state, root) = user_state_root(&user);
+    let (rt, user, _state, root) = rootless_setup();
     let bundle = rootless_bundle(&user, "exec sleep 1000");
     bundle.write_config();
     let id = rt.new_id("rootlessexec");
