@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::registry::Registry;
+use brig_testkit::registry::{Kind, Registry};
 use common::{Brig, have_image_tools, tool, umoci_image};
 use serde_json::Value;
 
@@ -214,7 +214,7 @@ fn sha256_file(bytes: &[u8], layout: &Path) -> String {
 #[test]
 fn pulling_a_missing_tag_or_digest_fails_cleanly() {
     let test = "pulling_a_missing_tag_or_digest_fails_cleanly";
-    let Some(registry) = Registry::plain(test) else {
+    let Some(registry) = Registry::start(Kind::Plain, test) else {
         return;
     };
     let brig = Brig::new();

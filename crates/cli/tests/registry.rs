@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::registry::{PASSWORD, Registry, USER};
+use brig_testkit::registry::{Kind, PASSWORD, Registry, USER};
 use common::{Brig, have_image_tools, tool, umoci_image};
 use serde_json::Value;
 
@@ -43,7 +43,7 @@ fn pull_unpacks_the_image_and_says_when_it_is_up_to_date() {
     if !have_image_tools(test) {
         return;
     }
-    let Some(registry) = Registry::plain(test) else {
+    let Some(registry) = Registry::start(Kind::Plain, test) else {
         return;
     };
     let brig = Brig::new();
@@ -87,7 +87,7 @@ fn pull_warns_when_the_reference_means_latest() {
     if !have_image_tools(test) {
         return;
     }
-    let Some(registry) = Registry::plain(test) else {
+    let Some(registry) = Registry::start(Kind::Plain, test) else {
         return;
     };
     let brig = Brig::new();
@@ -109,7 +109,7 @@ fn pull_warns_when_the_reference_means_latest() {
 #[test]
 fn pull_from_plain_http_without_tls_verify_false_fails_with_a_hint() {
     let test = "pull_from_plain_http_without_tls_verify_false_fails_with_a_hint";
-    let Some(registry) = Registry::plain(test) else {
+    let Some(registry) = Registry::start(Kind::Plain, test) else {
         return;
     };
     let brig = Brig::new();
@@ -126,7 +126,7 @@ fn push_uploads_what_skopeo_then_reads_and_skips_blobs_already_there() {
     if !have_image_tools(test) {
         return;
     }
-    let Some(registry) = Registry::plain(test) else {
+    let Some(registry) = Registry::start(Kind::Plain, test) else {
         return;
     };
     let brig = Brig::new();
@@ -171,7 +171,7 @@ fn login_stores_credentials_that_pull_uses_and_logout_removes_them() {
     if !have_image_tools(test) {
         return;
     }
-    let Some(registry) = Registry::tls_basic(test) else {
+    let Some(registry) = Registry::start(Kind::TlsBasic, test) else {
         return;
     };
     let brig = Brig::new();

@@ -134,6 +134,15 @@ pub enum Error {
     RegistryUnreachable { registry: String, reason: String },
     #[error("auth file {path}: {problem}")]
     AuthFile { path: PathBuf, problem: String },
+    #[error(
+        "credential helper docker-credential-{helper} (named in {config}) for {registry}: {problem}"
+    )]
+    CredentialHelper {
+        helper: String,
+        config: PathBuf,
+        registry: String,
+        problem: String,
+    },
     #[error("TLS certificate file {path}: {problem}")]
     Certificate { path: PathBuf, problem: String },
     #[error(

@@ -7,7 +7,7 @@ mod common;
 
 use brig_image::registry::{AuthFile, Credentials, login, logout};
 use brig_image::{Error, NoProgress, Provider, Reference, RegistryOptions};
-use common::registry::{Kind, PASSWORD, Registry, USER};
+use brig_testkit::registry::{Kind, PASSWORD, Registry, USER};
 use common::*;
 
 fn r(s: &str) -> Reference {

@@ -2,8 +2,9 @@
 //! shared read-only by every image and container that uses them.
 //!
 //! A layer is unpacked into `layers/.tmp/<hex>-<random>` and renamed to
-//! `layers/<hex>` only when complete and verified against its diff ID, so a
-//! crash or a bad blob never leaves a directory that is taken for complete.
+//! `layers/<hex>` only when complete, verified against its diff ID and
+//! flushed (one `syncfs` for all the layers of an image), so a crash or a
+//! bad blob never leaves a directory that is taken for complete.
 //! A per-chain lock file serializes concurrent processes unpacking the same
 //! layer; the second finds it done.
 
@@ -11,7 +12,6 @@ use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use brig_image::digest::parse_digest;
 use brig_image::manifest::layer_compression;
@@ -19,6 +19,7 @@ use brig_image::{Compression, Digest, ImageRecord, ImageStore, Provider};
 
 use crate::apply::{ApplyOptions, ApplyStats};
 use crate::error::{Error, Result};
+use crate::parallel::run_parallel;
 use crate::unpack::unpack_blob;
 
 /// What [`LayerStore::unpack`] did.
@@ -28,6 +29,16 @@ pub enum Unpacked {
     Fresh(ApplyStats),
     /// It was already there (unpacked by an earlier pull or another image).
     AlreadyPresent,
+}
+
+/// A layer unpacked and verified in a temporary directory, not yet in
+/// place; dropping it removes the directory and releases the lock.
+#[derive(Debug)]
+pub(crate) struct Staged {
+    temp: tempfile::TempDir,
+    final_path: PathBuf,
+    stats: ApplyStats,
+    _lock: File,
 }
 
 /// What [`LayerStore::gc`] freed.
@@ -109,13 +120,34 @@ impl LayerStore {
         blob: &dyn Fn() -> Result<Box<dyn Read + Send>>,
         compression: Compression,
     ) -> Result<Unpacked> {
+        match self.stage(chain_id, diff_id, blob, compression)? {
+            Some(staged) => {
+                let stats = staged.stats.clone();
+                self.publish(vec![staged])?;
+                Ok(Unpacked::Fresh(stats))
+            }
+            None => Ok(Unpacked::AlreadyPresent),
+        }
+    }
+
+    /// Unpacks a layer into a temporary directory and verifies it; `None`
+    /// when the layer is there already. The layer's lock is held until
+    /// [`publish`](Self::publish) or until the result is dropped (which
+    /// removes the directory).
+    pub(crate) fn stage(
+        &self,
+        chain_id: &Digest,
+        diff_id: &Digest,
+        blob: &dyn Fn() -> Result<Box<dyn Read + Send>>,
+        compression: Compression,
+    ) -> Result<Option<Staged>> {
         let final_path = self.path(chain_id);
         if final_path.is_dir() {
-            return Ok(Unpacked::AlreadyPresent);
+            return Ok(None);
         }
-        let _lock = self.lock(chain_id)?;
+        let lock = self.lock(chain_id)?;
         if final_path.is_dir() {
-            return Ok(Unpacked::AlreadyPresent);
+            return Ok(None);
         }
         self.remove_stale_temps(chain_id);
         let temp = tempfile::Builder::new()
@@ -130,66 +162,59 @@ impl LayerStore {
                 actual: actual.to_string(),
             });
         }
+        Ok(Some(Staged {
+            temp,
+            final_path,
+            stats,
+            _lock: lock,
+        }))
+    }
+
+    /// Moves staged layers into place. When durable, one `syncfs` first
+    /// flushes them all (as containerd does: one sync for the whole batch,
+    /// not an fsync per file or a sync per layer), so after a crash each
+    /// layer directory is complete or absent.
+    pub(crate) fn publish(&self, staged: Vec<Staged>) -> Result<()> {
+        let Some(first) = staged.first() else {
+            return Ok(());
+        };
         if self.durable {
-            let dir = File::open(temp.path()).map_err(|e| Error::io("open", temp.path(), e))?;
-            rustix::fs::syncfs(&dir).map_err(|e| Error::io("sync", temp.path(), e))?;
+            let dir = File::open(first.temp.path())
+                .map_err(|e| Error::io("open", first.temp.path(), e))?;
+            rustix::fs::syncfs(&dir).map_err(|e| Error::io("sync", first.temp.path(), e))?;
         }
-        let temp = temp.keep();
-        fs::rename(&temp, &final_path)
-            .map_err(|e| Error::io("rename layer into", &final_path, e))?;
+        for layer in staged {
+            let temp = layer.temp.keep();
+            fs::rename(&temp, &layer.final_path)
+                .map_err(|e| Error::io("rename layer into", &layer.final_path, e))?;
+        }
         if self.durable {
             File::open(&self.dir)
                 .and_then(|d| d.sync_all())
                 .map_err(|e| Error::io("sync", &self.dir, e))?;
         }
-        Ok(Unpacked::Fresh(stats))
+        Ok(())
     }
 
     /// Unpacks every layer of an image that is not unpacked yet, several at
-    /// once, and returns the image's chain IDs (base first).
+    /// once, and returns the image's chain IDs (base first). The layers are
+    /// published together after one sync.
     pub fn unpack_image(&self, images: &ImageStore, image: &ImageRecord) -> Result<Vec<Digest>> {
         let layers = images.layers(image)?;
         let todo: Vec<_> = layers
             .iter()
             .filter(|l| !self.contains(&l.chain_id))
             .collect();
-        let workers = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .min(todo.len());
-        let queue = Mutex::new(todo.into_iter());
-        let failure: Mutex<Option<Error>> = Mutex::new(None);
-        std::thread::scope(|s| {
-            for _ in 0..workers {
-                s.spawn(|| {
-                    loop {
-                        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
-                        let Some(layer) = next else { break };
-                        let result = layer_compression(&layer.media_type)
-                            .map_err(Error::from)
-                            .and_then(|c| {
-                                let open = || {
-                                    images
-                                        .content()
-                                        .open_blob(&layer.blob_digest)
-                                        .map_err(Error::from)
-                                };
-                                self.unpack(&layer.chain_id, &layer.diff_id, &open, c)
-                            });
-                        if let Err(e) = result {
-                            failure
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .get_or_insert(e);
-                            break;
-                        }
-                    }
-                });
-            }
-        });
-        if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            return Err(e);
-        }
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let staged = run_parallel(todo, workers, |layer| {
+            let compression = layer_compression(&layer.media_type)?;
+            let open = || {
+                let file = images.content().open_blob(&layer.blob_digest)?;
+                Ok(Box::new(file) as Box<dyn Read + Send>)
+            };
+            self.stage(&layer.chain_id, &layer.diff_id, &open, compression)
+        })?;
+        self.publish(staged.into_iter().flatten().collect())?;
         Ok(layers.into_iter().map(|l| l.chain_id).collect())
     }
 

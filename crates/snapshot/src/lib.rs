@@ -20,6 +20,7 @@ pub mod error;
 pub mod layers;
 pub mod mount;
 pub mod overlay;
+mod parallel;
 pub mod pull;
 pub mod ready;
 pub mod snapshotter;

@@ -14,7 +14,8 @@ use brig_image::registry::{BlobTee, PendingPull};
 use brig_image::{Digest, ImageRecord, ImageStore, Progress, Provider, Reference, RegistryOptions};
 
 use crate::error::{Error, Result};
-use crate::layers::LayerStore;
+use crate::layers::{LayerStore, Staged};
+use crate::parallel::run_parallel;
 
 /// Chunks in flight between a download and its unpacker.
 const CHUNKS_IN_FLIGHT: usize = 16;
@@ -45,48 +46,22 @@ pub fn pull_and_unpack(
     let chains = pending.chain_ids();
     let count = pending.layers().len();
     let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(2, 4)
-        .min(count);
-    let queue = Mutex::new(0..count);
-    let failure: Mutex<Option<Error>> = Mutex::new(None);
-    let streamed = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                loop {
-                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
-                    let Some(i) = next else { break };
-                    match layer(images, layers, &pending, &chains, i, progress) {
-                        Ok(true) => {
-                            streamed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        }
-                        Ok(false) => {}
-                        Err(e) => {
-                            failure
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .get_or_insert(e);
-                            break;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e);
-    }
+        .map_or(2, |n| n.get())
+        .clamp(2, 4);
+    let done = run_parallel((0..count).collect(), workers, |i| {
+        layer(images, layers, &pending, &chains, i, progress)
+    })?;
+    let streamed = done.iter().filter(|(streamed, _)| *streamed).count();
+    layers.publish(done.into_iter().filter_map(|(_, staged)| staged).collect())?;
     Ok(Pulled {
         image: pending.finish()?,
         chain_ids: chains,
-        streamed: streamed.into_inner(),
+        streamed,
     })
 }
 
-/// Downloads layer `i` and unpacks it at the same time; true when the
-/// streamed unpack was used.
+/// Downloads layer `i` and unpacks it at the same time (staged, published
+/// with the others); true when the streamed unpack was used.
 fn layer(
     images: &ImageStore,
     layers: &LayerStore,
@@ -94,12 +69,12 @@ fn layer(
     chains: &[Digest],
     i: usize,
     progress: &dyn Progress,
-) -> Result<bool> {
+) -> Result<(bool, Option<Staged>)> {
     let desc = &pending.layers()[i];
     let (chain, diff) = (&chains[i], &pending.diff_ids()[i]);
     if layers.contains(chain) {
         pending.fetch_layer(i, progress, None)?;
-        return Ok(false);
+        return Ok((false, None));
     }
     let compression = layer_compression(desc.media_type().as_ref())?;
     let (tx, rx) = sync_channel::<Chunk>(CHUNKS_IN_FLIGHT);
@@ -114,7 +89,7 @@ fn layer(
                 })?;
                 Ok(Box::new(ChannelReader::new(rx)) as Box<dyn Read + Send>)
             };
-            layers.unpack_from(chain, diff, &open, compression)
+            layers.stage(chain, diff, &open, compression)
         });
         let fetched = pending.fetch_layer(i, progress, Some(&mut tee));
         tee.tx = None; // End of stream for the unpacker.
@@ -127,22 +102,19 @@ fn layer(
         });
         fetched.map(|_| unpacked)
     })?;
-    if let Ok(crate::Unpacked::Fresh(_)) = streamed {
-        return Ok(true);
-    }
-    if streamed.is_ok() {
-        return Ok(false);
+    match streamed {
+        Ok(Some(layer)) => return Ok((true, Some(layer))),
+        Ok(None) => return Ok((false, None)),
+        Err(_) => {}
     }
     // The stream was cut or bad; the stored blob is verified: use it.
     let open = || {
-        images
-            .content()
-            .open_blob(&desc.digest().clone())
-            .map_err(Error::from)
+        let file = images.content().open_blob(&desc.digest().clone())?;
+        Ok(Box::new(file) as Box<dyn Read + Send>)
     };
     layers
-        .unpack(chain, diff, &open, compression)
-        .map(|_| false)
+        .stage(chain, diff, &open, compression)
+        .map(|layer| (false, layer))
 }
 
 /// Sends a download's bytes to the unpacker.

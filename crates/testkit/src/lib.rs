@@ -7,6 +7,9 @@
 //!   every container it created when dropped.
 //! - [`ConsoleSocket`]: receives a pty master over `--console-socket`.
 //! - [`leftovers`]: what a failed command may have left (state, mounts, processes).
+//! - [`registry::Registry`]: Debian's docker-registry on 127.0.0.1 (plain,
+//!   TLS, basic auth, bearer tokens) for the image tests; [`tools`]: the
+//!   external tools they drive.
 //! - `brig-reaper` (a binary of this package): a subreaper to run tests under.
 //!
 //! Helpers panic with a message that names what failed: they only run inside
@@ -20,11 +23,13 @@ pub mod ids;
 pub mod leftovers;
 pub mod mountinfo;
 pub mod probe;
+pub mod registry;
 pub mod rootfs;
 pub mod runtime;
 pub mod seccomp_agent;
 pub mod spec;
 pub mod state;
+pub mod tools;
 
 pub use bundle::{Bundle, HookKind, TestDir};
 pub use command::CmdOutput;

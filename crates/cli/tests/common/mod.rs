@@ -3,8 +3,6 @@
 //! (umoci, skopeo, GNU tar), and checks that a failed command left nothing.
 #![allow(dead_code)]
 
-pub mod registry;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -70,21 +68,7 @@ impl Brig {
 
     /// Runs with `input` on stdin.
     pub fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Run {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let data = input.to_vec();
-        let writer = std::thread::spawn(move || {
-            let _ = stdin.write_all(&data);
-        });
-        let out = child.wait_with_output().unwrap();
-        writer.join().unwrap();
-        to_run(out)
+        run_command(self.command(args), Some(input))
     }
 
     /// Runs and asserts success; returns stdout.
@@ -160,6 +144,27 @@ impl Brig {
     }
 }
 
+/// Runs a command (from [`Brig::command`]) with `input`, if any, on stdin.
+pub fn run_command(mut cmd: Command, input: Option<&[u8]>) -> Run {
+    let Some(input) = input else {
+        return to_run(cmd.output().unwrap());
+    };
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    to_run(out)
+}
+
 fn to_run(out: Output) -> Run {
     Run {
         code: out.status.code().unwrap_or(-1),
@@ -179,26 +184,8 @@ fn name_of(p: &Path) -> String {
     p.file_name().unwrap().to_string_lossy().into_owned()
 }
 
-/// True when `tool` is installed; otherwise prints a loud skip line.
-pub fn have_tool(tool: &str, test: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()));
-    if !found {
-        eprintln!("SKIPPED (needs {tool}): {test}");
-    }
-    found
-}
-
-/// Runs a tool and asserts success; returns stdout.
-pub fn tool(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+#[allow(unused_imports)]
+pub use brig_testkit::tools::{have_tool, run_tool as tool};
 
 /// A small root filesystem: a file, a nested file, a symlink.
 pub fn make_rootfs(dir: &Path, greeting: &str) {

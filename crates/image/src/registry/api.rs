@@ -207,7 +207,7 @@ impl RegistryClient {
         Err(self.status_error(&mut resp, &what))
     }
 
-    fn location(&self, resp: &Response<Body>, what: &str) -> Result<String> {
+    pub(crate) fn location(&self, resp: &Response<Body>, what: &str) -> Result<String> {
         let loc = resp
             .headers()
             .get(http::header::LOCATION)

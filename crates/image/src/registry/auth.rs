@@ -1,6 +1,7 @@
 //! Registry credentials in Docker's `config.json` format
 //! (`{"auths": {"host": {"auth": base64("user:password")}}}`), which brig's
-//! own auth file uses too, and `WWW-Authenticate` challenge parsing.
+//! own auth file uses too, with Docker's credential helpers (`credHelpers`,
+//! `credsStore`), and `WWW-Authenticate` challenge parsing.
 
 use std::collections::HashMap;
 use std::fs;
@@ -12,6 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value, json};
 
+use super::helper::{Helper, creds_store, own_helper};
 use crate::error::{Error, Result};
 
 /// The key Docker uses for Docker Hub in `auths`.
@@ -99,9 +101,34 @@ impl AuthFile {
         }
     }
 
-    /// The credentials stored for `registry` (a reference's domain).
+    fn helper<'a>(&'a self, name: &'a str, server: &'a str) -> Helper<'a> {
+        Helper {
+            name,
+            config: &self.path,
+            server,
+        }
+    }
+
+    /// The credentials stored for `registry` (a reference's domain): from
+    /// the registry's credential helper (`credHelpers`), else the file's
+    /// own `auths` entry, else the `credsStore` helper.
     pub fn get(&self, registry: &str) -> Result<Option<Credentials>> {
         let doc = self.read()?;
+        let server = store_key(registry);
+        if let Some(name) = own_helper(&doc, &normalize_key(registry)) {
+            return self.helper(&name, &server).get();
+        }
+        if let Some(found) = self.inline(&doc, registry)? {
+            return Ok(Some(found));
+        }
+        match creds_store(&doc) {
+            Some(name) => self.helper(&name, &server).get(),
+            None => Ok(None),
+        }
+    }
+
+    /// Credentials written in the file itself (`auths`).
+    fn inline(&self, doc: &Map<String, Value>, registry: &str) -> Result<Option<Credentials>> {
         let Some(auths) = doc.get("auths").and_then(Value::as_object) else {
             return Ok(None);
         };
@@ -144,10 +171,16 @@ impl AuthFile {
         Ok(None)
     }
 
-    /// Stores credentials for `registry` (`brig login`), keeping everything
-    /// else in the file. Written atomically, readable only by its owner.
+    /// Stores credentials for `registry` (`brig login`): with the
+    /// registry's credential helper when the file names one, else in the
+    /// file, keeping everything else in it (written atomically, readable
+    /// only by its owner).
     pub fn set(&self, registry: &str, creds: &Credentials) -> Result<()> {
         let mut doc = self.read()?;
+        let helper = own_helper(&doc, &normalize_key(registry)).or_else(|| creds_store(&doc));
+        if let Some(name) = helper {
+            return self.helper(&name, &store_key(registry)).store(creds);
+        }
         let auths = doc.entry("auths").or_insert_with(|| json!({}));
         if !auths.is_object() {
             *auths = json!({});
@@ -165,6 +198,11 @@ impl AuthFile {
     /// whether there were any.
     pub fn remove(&self, registry: &str) -> Result<bool> {
         let mut doc = self.read()?;
+        let helper = own_helper(&doc, &normalize_key(registry)).or_else(|| creds_store(&doc));
+        let erased = match helper {
+            Some(name) => self.helper(&name, &store_key(registry)).erase()?,
+            None => false,
+        };
         let keys = lookup_keys(registry);
         let removed = match doc.get_mut("auths").and_then(Value::as_object_mut) {
             Some(map) => {
@@ -177,7 +215,7 @@ impl AuthFile {
         if removed {
             self.write(&doc)?;
         }
-        Ok(removed)
+        Ok(removed || erased)
     }
 
     fn write(&self, doc: &Map<String, Value>) -> Result<()> {
@@ -216,7 +254,7 @@ pub fn find_credentials(registry: &str, files: &[AuthFile]) -> Result<Option<Cre
 }
 
 /// `https://host/v1/` -> `host`; Docker Hub's aliases -> `docker.io`.
-fn normalize_key(key: &str) -> String {
+pub(super) fn normalize_key(key: &str) -> String {
     let k = key
         .trim_start_matches("https://")
         .trim_start_matches("http://");

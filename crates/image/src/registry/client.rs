@@ -39,7 +39,15 @@ pub struct RegistryOptions {
     pub retries: u32,
     /// The first retry waits this long; each next one twice as long.
     pub retry_delay: Duration,
+    /// Blobs larger than this are pushed in chunks of this size (a cut
+    /// upload goes on from the last chunk the registry took); 0 pushes
+    /// every blob in one request.
+    pub push_chunk_size: u64,
 }
+
+/// Push chunks: large enough that the per-request cost is noise, small
+/// enough that a cut connection loses little.
+pub const DEFAULT_PUSH_CHUNK_SIZE: u64 = 16 << 20;
 
 impl Default for RegistryOptions {
     fn default() -> Self {
@@ -54,6 +62,7 @@ impl Default for RegistryOptions {
             platform: PlatformSpec::host(),
             retries: 4,
             retry_delay: Duration::from_millis(200),
+            push_chunk_size: DEFAULT_PUSH_CHUNK_SIZE,
         }
     }
 }
@@ -80,6 +89,7 @@ pub struct RegistryClient {
     auth: Mutex<HashMap<String, String>>,
     retries: u32,
     retry_delay: Duration,
+    chunk_size: u64,
 }
 
 impl RegistryClient {
@@ -111,6 +121,7 @@ impl RegistryClient {
             auth: Mutex::new(HashMap::new()),
             retries: opts.retries,
             retry_delay: opts.retry_delay,
+            chunk_size: opts.push_chunk_size,
         })
     }
 
@@ -120,6 +131,10 @@ impl RegistryClient {
 
     pub(crate) fn retries(&self) -> u32 {
         self.retries
+    }
+
+    pub(crate) fn chunk_size(&self) -> u64 {
+        self.chunk_size
     }
 
     pub(crate) fn backoff(&self, attempt: u32) {

@@ -7,11 +7,13 @@
 mod api;
 mod auth;
 mod client;
+mod helper;
 mod pull;
 mod push;
+mod upload;
 
 pub use auth::{AuthFile, Challenge, Credentials, find_credentials, parse_challenge};
-pub use client::{RegistryClient, RegistryOptions};
+pub use client::{DEFAULT_PUSH_CHUNK_SIZE, RegistryClient, RegistryOptions};
 pub use pull::{BlobTee, PendingPull};
 pub use push::PushReport;
 

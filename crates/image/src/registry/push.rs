@@ -100,7 +100,8 @@ fn push_blob(
         None => client.start_upload(repo)?,
     };
     let path = store.content().blob_path(digest)?;
-    client.finish_upload(repo, &location, digest.as_ref(), &path)?;
+    let size = store.content().blob_size(digest)?.unwrap_or(0);
+    client.upload_blob(repo, &location, digest.as_ref(), &path, size)?;
     report.uploaded.push(digest.clone());
     Ok(BlobStatus::Done)
 }

@@ -97,30 +97,8 @@ pub fn disk_usage(dir: &std::path::Path) -> u64 {
     total
 }
 
-/// Whether an external tool is installed; prints a loud skip line if not.
-pub fn have_tool(tool: &str, test: &str) -> bool {
-    let found = std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !found {
-        eprintln!("SKIPPED (needs {tool}): {test}");
-    }
-    found
-}
-
-/// Runs a command, panicking with its stderr when it fails.
-pub fn run(cmd: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new(cmd).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+#[allow(unused_imports)]
+pub use brig_testkit::tools::{have_tool, run_tool as run};
 
 /// A busybox root filesystem (from Debian's busybox-static) in `dir`.
 pub fn busybox_rootfs(dir: &std::path::Path) {
@@ -169,4 +147,3 @@ pub fn umoci_layout(work: &std::path::Path) -> std::path::PathBuf {
 pub fn skopeo_copy(src: &str, dst: &str) {
     run("skopeo", &["--insecure-policy", "copy", "-q", src, dst]);
 }
-pub mod registry;

@@ -191,31 +191,9 @@ pub fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
         .map(|n| buf[..n].to_vec())
 }
 
-/// Whether an external tool is installed; prints a loud skip line if not.
-pub fn have_tool(tool: &str, test: &str) -> bool {
-    let found = std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !found {
-        eprintln!("SKIPPED (needs {tool}): {test}");
-    }
-    found
-}
+#[allow(unused_imports)]
+pub use brig_testkit::tools::{have_tool, run_tool as run};
 
-/// Runs a command, panicking with its stderr when it fails.
-pub fn run(cmd: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new(cmd).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The image crate's test registry (Debian's docker-registry on loopback).
-#[path = "../../../image/tests/common/registry.rs"]
-pub mod registry;
+/// The shared test registry (Debian's docker-registry on loopback).
+#[allow(unused_imports)]
+pub use brig_testkit::registry;
