@@ -1,11 +1,13 @@
-//! Pushing large blobs in chunks (PATCH with Content-Range, then PUT), and
-//! the monolithic fallback for registries that refuse chunks, through a
-//! counting proxy in front of Debian's docker-registry.
+//! Pushing large blobs in chunks (PATCH with Content-Range, then PUT), an
+//! upload cut off mid-chunk recovered (docker-registry drops such an upload:
+//! the push starts a new one), and the
+//! monolithic fallback for registries that refuse chunks, through a proxy
+//! in front of Debian's docker-registry.
 
 mod common;
 
 use brig_image::{NoProgress, Reference, RegistryOptions};
-use brig_testkit::registry::{Kind, Proxy, Registry};
+use brig_testkit::registry::{Fault, Kind, Proxy, Registry};
 use common::*;
 
 fn options(chunk: u64) -> RegistryOptions {
@@ -50,7 +52,7 @@ fn large_blobs_are_pushed_in_chunks() {
     let Some(reg) = Registry::start(Kind::Plain, "large_blobs_are_pushed_in_chunks") else {
         return;
     };
-    let proxy = Proxy::start(&reg.addr, None);
+    let proxy = Proxy::start(&reg.addr, Fault::None);
     let (t, img) = store_with_big_image();
     let target = Reference::parse(&format!("{}/chunks/big:1", proxy.addr)).unwrap();
     let report = t
@@ -76,7 +78,7 @@ fn registries_refusing_chunks_get_the_blob_in_one_request() {
     ) else {
         return;
     };
-    let proxy = Proxy::start(&reg.addr, Some("PATCH"));
+    let proxy = Proxy::start(&reg.addr, Fault::Refuse("PATCH".into()));
     let (t, img) = store_with_big_image();
     let target = Reference::parse(&format!("{}/mono/big:1", proxy.addr)).unwrap();
     t.store
@@ -84,4 +86,27 @@ fn registries_refusing_chunks_get_the_blob_in_one_request() {
         .unwrap();
     assert_eq!(proxy.count("PATCH"), 1, "one refused chunk, then no more");
     assert_eq!(pull_back(&reg, "mono/big"), img.id);
+}
+
+#[test]
+fn a_cut_chunk_upload_is_recovered() {
+    let Some(reg) = Registry::start(Kind::Plain, "a_cut_chunk_upload_is_recovered") else {
+        return;
+    };
+    // The first chunk is cut after 100 KiB of its 256 KiB.
+    let proxy = Proxy::start(&reg.addr, Fault::CutOnce("PATCH".into(), 100 << 10));
+    let (t, img) = store_with_big_image();
+    let target = Reference::parse(&format!("{}/cut/big:1", proxy.addr)).unwrap();
+    let opts = RegistryOptions {
+        retry_delay: std::time::Duration::from_millis(10),
+        ..options(256 << 10)
+    };
+    let report = t.store.push(&img, &target, &opts, &NoProgress).unwrap();
+    assert_eq!(report.uploaded.len(), 3, "{report:?}");
+    assert!(
+        proxy.count("PATCH") >= 5,
+        "PATCHes: {}",
+        proxy.count("PATCH")
+    );
+    assert_eq!(pull_back(&reg, "cut/big"), img.id);
 }

@@ -1,8 +1,10 @@
 //! Blob uploads (distribution spec, "pushing blobs"): in chunks, each a
 //! `PATCH` with `Content-Range`, then a `PUT` with the digest; an upload
 //! cut off mid-chunk asks the registry how much it has (`GET` on the upload
-//! URL, its `Range` header) and goes on from there. A registry that does
-//! not take chunks gets the blob in one monolithic `PUT`.
+//! URL, its `Range` header) and goes on from there, or starts a new upload
+//! when the registry dropped the old one (docker-registry does when a
+//! chunk arrives short). A registry that does not take chunks gets the
+//! blob in one monolithic `PUT`.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -83,24 +85,37 @@ impl RegistryClient {
                 Ok(resp) if offset == 0 && refuses_chunks(resp.status()) => {
                     return Ok(Chunked::Refused);
                 }
+                Ok(resp) if resp.status() == StatusCode::NOT_FOUND && resumes < self.retries() => {
+                    resumes += 1;
+                    (location, offset) = (self.start_upload(repo)?, 0);
+                }
                 Ok(resp)
                     if resp.status() == StatusCode::RANGE_NOT_SATISFIABLE
                         && resumes < self.retries() =>
                 {
                     resumes += 1;
-                    (location, offset) = self.upload_status(&location, repo, &what)?;
+                    (location, offset) = self.resume_point(&location, repo, &what)?;
                 }
                 Ok(mut resp) => return Err(self.status_error(&mut resp, &what)),
                 Err(Error::RegistryUnreachable { .. }) if resumes < self.retries() => {
                     resumes += 1;
                     self.backoff(resumes);
-                    (location, offset) = self.upload_status(&location, repo, &what)?;
+                    (location, offset) = self.resume_point(&location, repo, &what)?;
                 }
                 Err(e) => return Err(e),
             }
         }
         self.close_upload(repo, &location, digest, &what)?;
         Ok(Chunked::Done)
+    }
+
+    /// Where to go on after an interruption: where the upload stands, or
+    /// a new upload from the first byte when the registry dropped it.
+    fn resume_point(&self, location: &str, repo: &str, what: &str) -> Result<(String, u64)> {
+        match self.upload_status(location, repo, what) {
+            Err(Error::Registry { status: 404, .. }) => Ok((self.start_upload(repo)?, 0)),
+            other => other,
+        }
     }
 
     /// Where an upload stands: its URL and the next byte it wants.

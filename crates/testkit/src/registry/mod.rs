@@ -8,7 +8,7 @@ mod certs;
 mod proxy;
 mod token;
 
-pub use proxy::Proxy;
+pub use proxy::{Fault, Proxy};
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -1,7 +1,8 @@
 //! A loopback HTTP proxy in front of a test registry that counts requests
 //! by method and can refuse one method with 405 (a registry without
-//! chunked uploads, say). One request per connection (`Connection: close`),
-//! so no response needs parsing.
+//! chunked uploads, say) or cut one request off mid-body (a dropped
+//! connection). One request per connection (`Connection: close`), so no
+//! response needs parsing.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -9,6 +10,19 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// What the proxy does wrong on purpose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Nothing: every request goes through.
+    None,
+    /// Requests with this method (`PATCH`, say) get 405.
+    Refuse(String),
+    /// The first request with this method is cut off after this many
+    /// bytes of its body: the server gets them, the client a closed
+    /// connection.
+    CutOnce(String, u64),
+}
 
 /// A running proxy; stops accepting when dropped.
 #[derive(Debug)]
@@ -20,9 +34,8 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Proxies to `upstream` (`HOST:PORT`), answering `refuse` requests
-    /// (a method such as `PATCH`) with 405 itself.
-    pub fn start(upstream: &str, refuse: Option<&str>) -> Proxy {
+    /// Proxies to `upstream` (`HOST:PORT`), with `fault`.
+    pub fn start(upstream: &str, fault: Fault) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         let addr = listener.local_addr().expect("proxy address").to_string();
         listener
@@ -32,15 +45,15 @@ impl Proxy {
         let stop = Arc::new(AtomicBool::new(false));
         let (counts2, stop2) = (counts.clone(), stop.clone());
         let upstream = upstream.to_owned();
-        let refuse = refuse.map(str::to_owned);
+        let fault = Arc::new(Mutex::new(fault));
         std::thread::spawn(move || {
             while !stop2.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((conn, _)) => {
-                        let (counts, upstream, refuse) =
-                            (counts2.clone(), upstream.clone(), refuse.clone());
+                        let (counts, upstream, fault) =
+                            (counts2.clone(), upstream.clone(), fault.clone());
                         std::thread::spawn(move || {
-                            let _ = forward(conn, &upstream, refuse.as_deref(), &counts);
+                            let _ = forward(conn, &upstream, &fault, &counts);
                         });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
@@ -63,10 +76,20 @@ impl Drop for Proxy {
     }
 }
 
+/// The fault that applies to a `method` request (a cut applies once).
+fn take_fault(fault: &Mutex<Fault>, method: &str) -> Fault {
+    let mut fault = fault.lock().unwrap_or_else(|p| p.into_inner());
+    match &*fault {
+        Fault::Refuse(m) if m == method => fault.clone(),
+        Fault::CutOnce(m, _) if m == method => std::mem::replace(&mut *fault, Fault::None),
+        _ => Fault::None,
+    }
+}
+
 fn forward(
     conn: TcpStream,
     upstream: &str,
-    refuse: Option<&str>,
+    fault: &Mutex<Fault>,
     counts: &Mutex<HashMap<String, usize>>,
 ) -> std::io::Result<()> {
     conn.set_nonblocking(false)?;
@@ -102,7 +125,8 @@ fn forward(
         .entry(method.clone())
         .or_default() += 1;
     let mut out = conn;
-    if refuse == Some(method.as_str()) {
+    let fault = take_fault(fault, &method);
+    if let Fault::Refuse(_) = fault {
         // Read the body first: closing on unread data would reset the
         // connection before the client sees the answer.
         std::io::copy(
@@ -117,6 +141,14 @@ fn forward(
     let mut server = TcpStream::connect(upstream)?;
     server.write_all(head.as_bytes())?;
     server.write_all(b"Connection: close\r\n\r\n")?;
+    if let Fault::CutOnce(_, after) = fault {
+        std::io::copy(&mut (&mut client).take(after), &mut server)?;
+        // Let the server read what it got before the connection drops.
+        std::thread::sleep(Duration::from_millis(200));
+        let _ = server.shutdown(Shutdown::Both);
+        let _ = out.shutdown(Shutdown::Both);
+        return Ok(());
+    }
     let mut to_server = server.try_clone()?;
     let upload = std::thread::spawn(move || {
         let _ = std::io::copy(&mut client, &mut to_server);
