@@ -134,6 +134,9 @@ impl Engine {
 
     /// Removes a network without active members, its bridge and its rules.
     pub fn network_remove(&self, reference: &str) -> Result<String> {
+        if reference == DEFAULT_NETWORK {
+            return Err(NetworkError::Predefined(reference.to_owned()).into());
+        }
         let info = self.network_find(reference)?;
         let name = info.record.name.clone();
         if name == DEFAULT_NETWORK {

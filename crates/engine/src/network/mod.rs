@@ -175,6 +175,44 @@ pub fn join_netns(spec: &mut oci_spec::runtime::Spec, path: PathBuf) {
     }
 }
 
+/// `NetworkSettings.Networks` of `inspect`: each network with the
+/// container's addresses while it runs.
+pub fn networks_json(ctx: &Ctx, rec: &ContainerRecord) -> serde_json::Value {
+    let endpoints = ctx.db.endpoints_of(&rec.id).unwrap_or_default();
+    let names: Vec<String> = match &rec.config.network {
+        NetworkMode::Bridge(b) => b.networks.iter().map(|n| n.network.clone()).collect(),
+        other => vec![other.name()],
+    };
+    let mut out = serde_json::Map::new();
+    for name in names {
+        let endpoint = endpoints.iter().find(|e| e.network == name);
+        let address = |v4: bool| {
+            endpoint
+                .and_then(|e| e.addresses.iter().find(|a| a.is_ipv4() == v4))
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        };
+        let aliases = endpoint.map(|e| e.aliases.clone()).unwrap_or_default();
+        out.insert(
+            name,
+            serde_json::json!({"IPAddress": address(true), "GlobalIPv6Address": address(false), "Aliases": aliases}),
+        );
+    }
+    serde_json::Value::Object(out)
+}
+
+/// The container's first IPv4 address while it runs (`NetworkSettings.IPAddress`).
+pub fn primary_ip(ctx: &Ctx, rec: &ContainerRecord) -> String {
+    ctx.db
+        .endpoints_of(&rec.id)
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|e| e.addresses.iter())
+        .find(|a| a.is_ipv4())
+        .map(ToString::to_string)
+        .unwrap_or_default()
+}
+
 /// The published ports as they are now: host ports chosen for `-p CTR`
 /// while the container runs, the requested ones otherwise.
 pub fn published_ports(ctx: &Ctx, rec: &ContainerRecord) -> Result<Vec<PortBinding>> {

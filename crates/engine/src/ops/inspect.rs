@@ -258,8 +258,8 @@ fn inspect_json(engine: &Engine, rec: &ContainerRecord) -> Value {
         },
         "NetworkSettings": {
             "Ports": port_map(rec, false),
-            "Networks": {c.network.name(): {}},
-            "IPAddress": "",
+            "Networks": crate::network::networks_json(&engine.ctx, rec),
+            "IPAddress": crate::network::primary_ip(&engine.ctx, rec),
         },
         "Brig": {
             "Warnings": c.warnings,

@@ -1,0 +1,537 @@
+//! Bridge networking end to end (root only): real containers on brig's
+//! bridges. Only loopback and namespaces these tests create are used; each
+//! test has its own --root/--runroot (so its own nftables table and bridge
+//! names) and its own subnets, and a guard removes every container,
+//! network, link, table and namespace it made, also when it fails.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::Brig;
+
+const IMAGE: &str = "busybox:net";
+
+macro_rules! require_root {
+    ($name:expr) => {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("SKIPPED (needs root): {}", $name);
+            return;
+        }
+    };
+}
+
+/// A store with a busybox image, cleaned up (host side included) on drop.
+struct Net {
+    brig: Brig,
+    tag: String,
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Net {
+    fn new() -> Net {
+        let brig = Brig::new();
+        let tag = brig_engine::network::names::root_tag(&brig.root());
+        let net = Net { brig, tag };
+        let tree = net.brig.path("tree");
+        busybox_tree(&tree);
+        let tar = net.brig.path("busybox.tar");
+        let status = Command::new("tar")
+            .arg("-C")
+            .arg(&tree)
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let r = net.run(&[
+            "import",
+            "--change",
+            r#"CMD ["sh"]"#,
+            "--change",
+            "ENV PATH=/bin",
+            "--change",
+            "EXPOSE 80/tcp",
+            tar.to_str().unwrap(),
+            IMAGE,
+        ]);
+        assert_eq!(r.code, 0, "import: {}", r.stderr);
+        net
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_brig"));
+        cmd.arg("--root")
+            .arg(self.brig.root())
+            .arg("--runroot")
+            .arg(self.brig.runroot());
+        let beside = Path::new(env!("CARGO_BIN_EXE_brig")).with_file_name("brig-runtime");
+        if beside.exists() {
+            cmd.arg("--runtime").arg(beside);
+        }
+        cmd.args(args).stdin(Stdio::null());
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Out {
+        let out = self.command(args).output().unwrap();
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let r = self.run(args);
+        assert_eq!(r.code, 0, "brig {args:?}: {}{}", r.stdout, r.stderr);
+        r.stdout
+    }
+
+    fn fails(&self, args: &[&str], needle: &str) {
+        let r = self.run(args);
+        assert_ne!(r.code, 0, "brig {args:?} succeeded: {}", r.stdout);
+        assert!(
+            r.stderr.contains(needle),
+            "brig {args:?}: {needle:?} not in {}",
+            r.stderr
+        );
+    }
+
+    fn table(&self) -> String {
+        format!("brig-{}", self.tag)
+    }
+
+    /// brig's links of this root: bridges `brig<tag4>...`, veths `vb<id9>N`.
+    fn our_links(&self, ids: &[String]) -> Vec<String> {
+        let bridge = format!("brig{}", &self.tag[..4]);
+        links()
+            .into_iter()
+            .filter(|l| {
+                l.starts_with(&bridge)
+                    || ids
+                        .iter()
+                        .any(|id| l.starts_with(&format!("vb{}", &id[..9])))
+            })
+            .collect()
+    }
+
+    fn assert_nothing_left(&self, ids: &[String]) {
+        assert_eq!(self.our_links(ids), Vec::<String>::new(), "links left");
+        let tables = nft(&["list", "tables"]);
+        assert!(!tables.contains(&self.table()), "table left: {tables}");
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        let ids = self.run(&["ps", "-aq", "--no-trunc"]).stdout;
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(ids);
+            let _ = self.run(&args);
+        }
+        let _ = self.run(&["network", "prune", "-f"]);
+        let bridge = format!("brig{}", &self.tag[..4]);
+        for link in links().into_iter().filter(|l| l.starts_with(&bridge)) {
+            let _ = Command::new("ip").args(["link", "del", &link]).status();
+        }
+        let _ = Command::new("nft")
+            .args(["delete", "table", "inet", &self.table()])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn links() -> Vec<String> {
+    let out = Command::new("ip").args(["-o", "link"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|name| name.split('@').next().unwrap_or(name).to_owned())
+        .collect()
+}
+
+fn nft(args: &[&str]) -> String {
+    let out = Command::new("nft").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn busybox_tree(root: &Path) {
+    for dir in [
+        "bin", "etc", "proc", "sys", "dev", "root", "run", "tmp", "www",
+    ] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" && !applet.contains('/') {
+            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
+        }
+    }
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
+    std::fs::write(root.join("www/index.html"), "hello from brig\n").unwrap();
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// GET / from the host, retried while the server starts.
+fn http_get(port: u16) -> String {
+    for _ in 0..50 {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
+            let mut text = String::new();
+            let _ = s.read_to_string(&mut text);
+            if !text.is_empty() {
+                return text;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    String::new()
+}
+
+fn container_ids(net: &Net) -> Vec<String> {
+    net.ok(&["ps", "-aq", "--no-trunc"])
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn default_network_gives_eth0_address_route_mtu_and_host_files_then_nothing_is_left() {
+    require_root!(
+        "default_network_gives_eth0_address_route_mtu_and_host_files_then_nothing_is_left"
+    );
+    let net = Net::new();
+    let out = net.ok(&[
+        "run",
+        "--rm",
+        "--name",
+        "first",
+        IMAGE,
+        "sh",
+        "-c",
+        "ip -o -4 addr show eth0; ip route; cat /sys/class/net/eth0/mtu; ip -o link show lo; cat /etc/hostname /etc/hosts /etc/resolv.conf",
+    ]);
+    let address = out
+        .lines()
+        .find(|l| l.contains("eth0") && l.contains("inet "))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .unwrap_or_else(|| panic!("no eth0 address: {out}"));
+    let ip = address.split('/').next().unwrap();
+    assert!(out.contains("default via "), "{out}");
+    assert!(out.lines().any(|l| l == "1500"), "MTU: {out}");
+    assert!(out.contains("UP"), "lo up: {out}");
+    assert!(
+        out.lines().any(|l| l.starts_with(&format!("{ip}\t"))),
+        "own address in /etc/hosts: {out}"
+    );
+    assert!(
+        !out.lines().any(|l| l.starts_with("nameserver 127.")),
+        "loopback name servers dropped: {out}"
+    );
+    let inspect = net.ok(&["network", "inspect", "brig"]);
+    assert!(inspect.contains("\"Containers\": {}"), "{inspect}");
+    net.assert_nothing_left(&[]);
+}
+
+#[test]
+fn published_port_on_loopback_answers_the_host_and_brig_port_shows_it() {
+    require_root!("published_port_on_loopback_answers_the_host_and_brig_port_shows_it");
+    let net = Net::new();
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    net.ok(&[
+        "run", "-d", "--name", "web", "-p", &publish, IMAGE, "httpd", "-f", "-p", "80", "-h",
+        "/www",
+    ]);
+    let reply = http_get(port);
+    assert!(reply.contains("hello from brig"), "reply: {reply:?}");
+    assert_eq!(
+        net.ok(&["port", "web"]).trim(),
+        format!("80/tcp -> 127.0.0.1:{port}")
+    );
+    // -p CTR and -P: a free host port each, shown by `brig port`.
+    net.ok(&[
+        "run", "-d", "--name", "any", "-p", "80", IMAGE, "httpd", "-f", "-p", "80", "-h", "/www",
+    ]);
+    net.ok(&[
+        "run", "-d", "--name", "all", "-P", IMAGE, "httpd", "-f", "-p", "80", "-h", "/www",
+    ]);
+    for name in ["any", "all"] {
+        let line = net.ok(&["port", name]);
+        let host_port: u16 = line
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("brig port {name}: {line}"));
+        assert!(host_port >= 32768, "{line}");
+        assert!(http_get(host_port).contains("hello from brig"), "{name}");
+    }
+    let ids = container_ids(&net);
+    net.ok(&["rm", "-f", "web", "any", "all"]);
+    net.assert_nothing_left(&ids);
+}
+
+#[test]
+fn hundred_parallel_run_d_get_distinct_addresses_which_return_on_rm() {
+    require_root!("hundred_parallel_run_d_get_distinct_addresses_which_return_on_rm");
+    let net = Net::new();
+    let children: Vec<Child> = (0..100)
+        .map(|i| {
+            net.command(&[
+                "run",
+                "-d",
+                "--name",
+                &format!("p{i}"),
+                IMAGE,
+                "sleep",
+                "300",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let inspect = net.ok(&["network", "inspect", "-f", "{{json .Containers}}", "brig"]);
+    let members: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    let addresses: std::collections::BTreeSet<String> = members
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|m| m["IPv4Address"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(addresses.len(), 100, "{inspect}");
+    let ids = container_ids(&net);
+    let mut args = vec!["rm", "-f"];
+    args.extend(ids.iter().map(String::as_str));
+    net.ok(&args);
+    let inspect = net.ok(&["network", "inspect", "-f", "{{json .Containers}}", "brig"]);
+    assert_eq!(inspect.trim(), "{}");
+    net.assert_nothing_left(&ids);
+}
+
+#[test]
+fn user_network_members_reach_each_other_by_name_and_alias_and_names_follow_stop() {
+    require_root!("user_network_members_reach_each_other_by_name_and_alias_and_names_follow_stop");
+    let net = Net::new();
+    net.ok(&["network", "create", "--subnet", "10.201.7.0/24", "app"]);
+    net.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "app",
+        "--network-alias",
+        "database",
+        IMAGE,
+        "nc",
+        "-ll",
+        "-p",
+        "7000",
+        "-e",
+        "cat",
+    ]);
+    net.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "client",
+        "--cap-add",
+        "NET_RAW",
+        "--network",
+        "app",
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    let out = net.ok(&[
+        "exec",
+        "client",
+        "sh",
+        "-c",
+        "ping -c1 -W2 db >/dev/null && echo ping-ok; echo hello | nc -w2 database 7000",
+    ]);
+    assert!(out.contains("ping-ok"), "{out}");
+    assert!(out.contains("hello"), "TCP echo by alias: {out}");
+    let hosts = net.ok(&["exec", "client", "cat", "/etc/hosts"]);
+    assert!(hosts.contains("10.201.7.2\tdb"), "{hosts}");
+    net.ok(&["stop", "-t", "1", "db"]);
+    let hosts = net.ok(&["exec", "client", "cat", "/etc/hosts"]);
+    assert!(!hosts.contains("\tdb"), "db gone after stop: {hosts}");
+    net.ok(&["start", "db"]);
+    let hosts = net.ok(&["exec", "client", "cat", "/etc/hosts"]);
+    assert!(hosts.contains("\tdb "), "db back after start: {hosts}");
+    // A container on the default network cannot reach the app network.
+    let out = net.run(&[
+        "run",
+        "--rm",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo x | nc -w1 10.201.7.2 7000",
+    ]);
+    assert!(
+        !out.stdout.contains('x'),
+        "isolated networks: {}",
+        out.stdout
+    );
+    // container:NAME shares db's namespace.
+    let out = net.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:db",
+        IMAGE,
+        "ip",
+        "-o",
+        "-4",
+        "addr",
+    ]);
+    assert!(out.contains("10.201.7.2/24"), "{out}");
+    let ids = container_ids(&net);
+    net.ok(&["rm", "-f", "db", "client"]);
+    net.ok(&["network", "rm", "app"]);
+    net.assert_nothing_left(&ids);
+}
+
+#[test]
+fn bad_network_input_is_refused_clearly_and_leaves_nothing() {
+    require_root!("bad_network_input_is_refused_clearly_and_leaves_nothing");
+    let net = Net::new();
+    net.ok(&["network", "create", "--subnet", "10.202.3.0/24", "one"]);
+    net.fails(
+        &["network", "create", "--subnet", "10.202.3.128/25", "two"],
+        "overlaps 10.202.3.0/24",
+    );
+    net.fails(
+        &[
+            "network",
+            "create",
+            "--subnet",
+            "10.202.4.0/24",
+            "--gateway",
+            "10.202.5.1",
+            "two",
+        ],
+        "--gateway 10.202.5.1 is not inside --subnet 10.202.4.0/24",
+    );
+    net.fails(
+        &["network", "create", "--subnet", "10.202.3.0/24", "one"],
+        "already exists",
+    );
+    net.fails(
+        &["run", "--rm", "--network", "nope", IMAGE, "true"],
+        "no such network: nope",
+    );
+    net.fails(
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "one",
+            "--ip",
+            "10.9.9.9",
+            IMAGE,
+            "true",
+        ],
+        "--ip 10.9.9.9 is not inside the network's subnet 10.202.3.0/24",
+    );
+    net.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "holder",
+        "--network",
+        "one",
+        "--ip",
+        "10.202.3.9",
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    net.fails(
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "one",
+            "--ip",
+            "10.202.3.9",
+            IMAGE,
+            "true",
+        ],
+        "--ip 10.202.3.9 is already used",
+    );
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    net.fails(
+        &[
+            "run",
+            "--rm",
+            "-p",
+            &format!("127.0.0.1:{port}:80"),
+            IMAGE,
+            "true",
+        ],
+        "already in use",
+    );
+    net.fails(&["network", "rm", "one"], "has active containers (holder)");
+    net.fails(&["network", "rm", "brig"], "default network");
+    net.fails(
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-p",
+            "80",
+            IMAGE,
+            "true",
+        ],
+        "-p/-P",
+    );
+    let ids = container_ids(&net);
+    net.ok(&["rm", "-f", "holder"]);
+    net.ok(&["network", "rm", "one"]);
+    // Only the holder ever had a link; the refused ones never got one.
+    net.assert_nothing_left(&ids);
+    let left = net.ok(&["ps", "-aq"]);
+    assert!(
+        left.trim().is_empty(),
+        "refused runs left containers: {left}"
+    );
+}
