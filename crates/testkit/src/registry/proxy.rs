@@ -1,7 +1,7 @@
 //! A loopback HTTP proxy in front of a test registry that counts requests
 //! by method and can refuse one method with 405 (a registry without
-//! chunked uploads, say) or cut one request off mid-body (a dropped
-//! connection). One request per connection (`Connection: close`), so no
+//! chunked uploads, say) or cut one request or answer off mid-body (a
+//! dropped connection). One request per connection (`Connection: close`), so no
 //! response needs parsing.
 
 use std::collections::HashMap;
@@ -22,6 +22,9 @@ pub enum Fault {
     /// bytes of its body: the server gets them, the client a closed
     /// connection.
     CutOnce(String, u64),
+    /// The answer to the first request whose request line contains this
+    /// text (a blob's digest, say) is cut off after this many bytes.
+    CutAnswerOnce(String, u64),
 }
 
 /// A running proxy; stops accepting when dropped.
@@ -63,7 +66,8 @@ impl Proxy {
         Proxy { addr, counts, stop }
     }
 
-    /// How many `method` requests came through (or were refused).
+    /// How many `method` requests came through (or were refused);
+    /// `"GET Range"` counts those with a `Range` header.
     pub fn count(&self, method: &str) -> usize {
         let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         counts.get(method).copied().unwrap_or(0)
@@ -76,12 +80,16 @@ impl Drop for Proxy {
     }
 }
 
-/// The fault that applies to a `method` request (a cut applies once).
-fn take_fault(fault: &Mutex<Fault>, method: &str) -> Fault {
+/// The fault that applies to a request (a cut applies once).
+fn take_fault(fault: &Mutex<Fault>, request_line: &str) -> Fault {
+    let method = request_line.split(' ').next().unwrap_or("");
     let mut fault = fault.lock().unwrap_or_else(|p| p.into_inner());
     match &*fault {
         Fault::Refuse(m) if m == method => fault.clone(),
         Fault::CutOnce(m, _) if m == method => std::mem::replace(&mut *fault, Fault::None),
+        Fault::CutAnswerOnce(text, _) if request_line.contains(text.as_str()) => {
+            std::mem::replace(&mut *fault, Fault::None)
+        }
         _ => Fault::None,
     }
 }
@@ -119,13 +127,19 @@ fn forward(
         head.push_str(&line);
     }
     let method = head.split(' ').next().unwrap_or("").to_owned();
-    *counts
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .entry(method.clone())
-        .or_default() += 1;
+    let ranged = head.lines().any(|l| {
+        l.split_once(':')
+            .is_some_and(|(n, _)| n.eq_ignore_ascii_case("range"))
+    });
+    {
+        let mut counts = counts.lock().unwrap_or_else(|p| p.into_inner());
+        *counts.entry(method.clone()).or_default() += 1;
+        if ranged {
+            *counts.entry(format!("{method} Range")).or_default() += 1;
+        }
+    }
     let mut out = conn;
-    let fault = take_fault(fault, &method);
+    let fault = take_fault(fault, head.lines().next().unwrap_or(""));
     if let Fault::Refuse(_) = fault {
         // Read the body first: closing on unread data would reset the
         // connection before the client sees the answer.
@@ -147,6 +161,12 @@ fn forward(
         std::thread::sleep(Duration::from_millis(200));
         let _ = server.shutdown(Shutdown::Both);
         let _ = out.shutdown(Shutdown::Both);
+        return Ok(());
+    }
+    if let Fault::CutAnswerOnce(_, after) = fault {
+        std::io::copy(&mut (&mut server).take(after), &mut out)?;
+        let _ = out.shutdown(Shutdown::Both);
+        let _ = server.shutdown(Shutdown::Both);
         return Ok(());
     }
     let mut to_server = server.try_clone()?;

@@ -1,6 +1,7 @@
 //! Pushing large blobs in chunks (PATCH with Content-Range, then PUT), an
 //! upload cut off mid-chunk recovered (docker-registry drops such an upload:
-//! the push starts a new one), and the
+//! the push starts a new one), a download cut off resumed with `Range`,
+//! and the
 //! monolithic fallback for registries that refuse chunks, through a proxy
 //! in front of Debian's docker-registry.
 
@@ -109,4 +110,37 @@ fn a_cut_chunk_upload_is_recovered() {
         proxy.count("PATCH")
     );
     assert_eq!(pull_back(&reg, "cut/big"), img.id);
+}
+
+#[test]
+fn a_download_cut_off_resumes_with_a_range_request() {
+    let Some(reg) = Registry::start(
+        Kind::Plain,
+        "a_download_cut_off_resumes_with_a_range_request",
+    ) else {
+        return;
+    };
+    let (t, img) = store_with_big_image();
+    let direct = Reference::parse(&format!("{}/resume/big:1", reg.addr)).unwrap();
+    t.store
+        .push(&img, &direct, &options(0), &NoProgress)
+        .unwrap();
+    let big = t.store.layers(&img).unwrap().remove(0).blob_digest;
+    // The answer to the big blob's GET stops after its header and ~300 KiB.
+    let proxy = Proxy::start(&reg.addr, Fault::CutAnswerOnce(big.to_string(), 300 << 10));
+    let through = Reference::parse(&format!("{}/resume/big:1", proxy.addr)).unwrap();
+    let opts = RegistryOptions {
+        retry_delay: std::time::Duration::from_millis(10),
+        ..options(0)
+    };
+    let pulled = temp_store()
+        .store
+        .pull(&through, &opts, &NoProgress)
+        .unwrap();
+    assert_eq!(pulled.id, img.id);
+    assert_eq!(
+        proxy.count("GET Range"),
+        1,
+        "the rest was asked for with Range"
+    );
 }
