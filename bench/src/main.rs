@@ -177,20 +177,26 @@ fn binary_of(name: &str, brig: Option<&std::path::Path>) -> anyhow::Result<PathB
     })
 }
 
-/// brig-runtime next to this binary (same profile), else a release, then a
-/// debug build in `$CARGO_TARGET_DIR` or the workspace's target directory.
+/// brig-runtime as shipped (static, `scripts/lib.sh build_runtime`), else
+/// the one next to this binary (same profile), else a release, then a debug
+/// build, in `$CARGO_TARGET_DIR` or the workspace's target directory.
 fn find_brig() -> PathBuf {
-    let mut candidates: Vec<PathBuf> = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(|d| d.join("brig-runtime")))
-        .into_iter()
-        .collect();
     let workspace_target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target");
-    for target in std::env::var_os("CARGO_TARGET_DIR")
+    let targets: Vec<PathBuf> = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .into_iter()
         .chain([workspace_target])
-    {
+        .collect();
+    let mut candidates: Vec<PathBuf> = targets
+        .iter()
+        .map(|t| t.join("x86_64-unknown-linux-gnu/runtime/brig-runtime"))
+        .collect();
+    candidates.extend(
+        std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(|d| d.join("brig-runtime"))),
+    );
+    for target in &targets {
         candidates.push(target.join("release/brig-runtime"));
         candidates.push(target.join("debug/brig-runtime"));
     }

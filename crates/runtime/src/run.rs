@@ -19,7 +19,8 @@ pub fn run(store: &Store, opts: &CreateOptions, detach: bool) -> Result<i32> {
     } else {
         Some(wait::block_signals()?)
     };
-    let terminal = crate::bundle::Bundle::load(&opts.bundle)?
+    let bundle = crate::bundle::Bundle::load(&opts.bundle)?;
+    let terminal = bundle
         .spec
         .process()
         .as_ref()
@@ -37,7 +38,7 @@ pub fn run(store: &Store, opts: &CreateOptions, detach: bool) -> Result<i32> {
     } else {
         (None, None)
     };
-    let created = create_with_console(store, opts, console)?;
+    let created = create_with_console(store, opts, bundle, console)?;
     let master = match &local {
         Some(sock) => {
             Some(tty::recv_fd(sock).map_err(|e| Error::sys("receiving the terminal", e))?)

@@ -68,7 +68,7 @@ impl Drop for Cleanup<'_> {
 }
 
 pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
-    create_with_console(store, opts, None)
+    create_with_console(store, opts, Bundle::load(&opts.bundle)?, None)
 }
 
 /// Like [`create`], with an already connected console socket (`run` with a
@@ -76,9 +76,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
 pub(crate) fn create_with_console(
     store: &Store,
     opts: &CreateOptions,
+    bundle: Bundle,
     console: Option<UnixStream>,
 ) -> Result<Created> {
-    let bundle = Bundle::load(&opts.bundle)?;
     let config = bundle.config_path();
     let ns = NamespacePlan::from_spec(&bundle.spec, &config)?;
     let process_spec = bundle
