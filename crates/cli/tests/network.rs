@@ -535,3 +535,208 @@ fn bad_network_input_is_refused_clearly_and_leaves_nothing() {
         "refused runs left containers: {left}"
     );
 }
+
+/// A network namespace standing in for "the outside": a veth from the host
+/// (198.18.N.1/30) to it (198.18.N.2/30), web servers on 8080 and 8081.
+struct Outside {
+    ns: String,
+    host_end: String,
+    servers: Vec<Child>,
+    address: String,
+}
+
+impl Outside {
+    fn new(n: u8, dir: &Path) -> Outside {
+        let tag = std::process::id() % 10000;
+        let mut outside = Outside {
+            ns: format!("brigtest-out{n}-{tag}"),
+            host_end: format!("bto{n}x{tag}"),
+            servers: Vec::new(),
+            address: format!("198.18.{n}.2"),
+        };
+        let peer = format!("btp{n}x{tag}");
+        let (ns, host) = (outside.ns.clone(), outside.host_end.clone());
+        let host_address = format!("198.18.{n}.1/30");
+        let ns_address = format!("{}/30", outside.address);
+        for args in [
+            vec!["netns", "add", &ns],
+            vec!["link", "add", &host, "type", "veth", "peer", "name", &peer],
+            vec!["link", "set", &peer, "netns", &ns],
+            vec!["addr", "add", &host_address, "dev", &host],
+            vec!["link", "set", &host, "up"],
+            vec!["-n", &ns, "addr", "add", &ns_address, "dev", &peer],
+            vec!["-n", &ns, "link", "set", &peer, "up"],
+            vec!["-n", &ns, "link", "set", "lo", "up"],
+        ] {
+            let status = Command::new("ip").args(&args).status().unwrap();
+            assert!(status.success(), "ip {args:?}");
+        }
+        // Replies come back in through the test's own veth.
+        std::fs::write(format!("/proc/sys/net/ipv4/conf/{host}/forwarding"), "1").unwrap();
+        let www = dir.join("outside-www");
+        std::fs::create_dir_all(&www).unwrap();
+        std::fs::write(www.join("index.html"), "outside\n").unwrap();
+        for port in ["8080", "8081"] {
+            let child = Command::new("ip")
+                .args([
+                    "netns", "exec", &ns, "busybox", "httpd", "-f", "-p", port, "-h",
+                ])
+                .arg(&www)
+                .spawn()
+                .unwrap();
+            outside.servers.push(child);
+        }
+        outside
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        for child in &mut self.servers {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_end])
+            .status();
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+    }
+}
+
+/// Whether a container on `network` (plus `extra` flags) gets the outside's
+/// page from `port` (busybox nc: the static wget crashes without NSS).
+fn fetches(net: &Net, outside: &Outside, network: &str, extra: &[&str], port: u16) -> bool {
+    let script = format!(
+        "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {} {port}",
+        outside.address
+    );
+    let mut args = vec!["run", "--rm", "--network", network];
+    args.extend(extra);
+    args.extend([IMAGE, "sh", "-c", script.as_str()]);
+    net.run(&args).stdout.contains("outside")
+}
+
+#[test]
+fn internal_networks_have_no_way_out_and_egress_allow_lists_let_only_their_ports_through() {
+    require_root!(
+        "internal_networks_have_no_way_out_and_egress_allow_lists_let_only_their_ports_through"
+    );
+    let net = Net::new();
+    let outside = Outside::new(7, net.brig.dir.path());
+    let allow_8080 = format!("{}/32:8080", outside.address);
+    net.ok(&["network", "create", "--subnet", "10.203.1.0/24", "open"]);
+    net.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.203.2.0/24",
+        "--internal",
+        "closed",
+    ]);
+    net.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.203.3.0/24",
+        "--egress-allow",
+        &allow_8080,
+        "limited",
+    ]);
+    // Positive control: an ordinary network reaches the outside (NAT).
+    assert!(fetches(&net, &outside, "open", &[], 8080), "open network");
+    assert!(
+        !fetches(&net, &outside, "closed", &[], 8080),
+        "internal network got out"
+    );
+    let routes = net.ok(&["run", "--rm", "--network", "closed", IMAGE, "ip", "route"]);
+    assert!(
+        !routes.contains("default"),
+        "internal network has a default route: {routes}"
+    );
+    assert!(
+        fetches(&net, &outside, "limited", &[], 8080),
+        "allowed port"
+    );
+    assert!(
+        !fetches(&net, &outside, "limited", &[], 8081),
+        "port not allowed"
+    );
+    // A container's own list replaces the network's.
+    let allow_8081 = format!("{}:8081", outside.address);
+    let own = ["--egress-allow", allow_8081.as_str()];
+    assert!(
+        fetches(&net, &outside, "open", &own, 8081),
+        "container's allowed port"
+    );
+    assert!(
+        !fetches(&net, &outside, "open", &own, 8080),
+        "container's other port"
+    );
+    net.ok(&["network", "rm", "open", "closed", "limited"]);
+    net.assert_nothing_left(&[]);
+}
+
+/// The PID of the monitor of container `id` (its environment names it).
+fn monitor_pid(id: &str) -> Option<i32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let environ = std::fs::read(entry.path().join("environ")).ok()?;
+            let text = String::from_utf8_lossy(&environ);
+            (text.contains("BRIG_MONITOR=") && text.contains(id)).then_some(pid)
+        })
+}
+
+#[test]
+fn a_killed_monitor_gives_its_address_veth_and_ports_back_on_the_next_command() {
+    require_root!("a_killed_monitor_gives_its_address_veth_and_ports_back_on_the_next_command");
+    let net = Net::new();
+    let port = free_port();
+    let id = net
+        .ok(&[
+            "run",
+            "-d",
+            "-p",
+            &format!("127.0.0.1:{port}:80"),
+            IMAGE,
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/www",
+        ])
+        .trim()
+        .to_owned();
+    let monitor = monitor_pid(&id).expect("the container's monitor");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(monitor).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    for _ in 0..100 {
+        if !Path::new(&format!("/proc/{monitor}")).exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Any command repairs: the container is marked exited, its network freed.
+    let ps = net.ok(&["ps", "-a", "--format", "{{.Status}}"]);
+    assert!(ps.contains("Exited"), "{ps}");
+    let members = net.ok(&["network", "inspect", "-f", "{{json .Containers}}", "brig"]);
+    assert_eq!(members.trim(), "{}");
+    assert!(!nft(&["list", "tables"]).contains(&net.table()));
+    // Started again, it gets its address and port back (nothing stale in the way).
+    net.ok(&["start", &id]);
+    let reply = http_get(port);
+    assert!(
+        reply.contains("hello from brig"),
+        "port {port} after restart: {reply:?} {} {}",
+        net.run(&["ps", "-a"]).stdout,
+        nft(&["list", "table", "inet", &net.table()])
+    );
+    net.ok(&["rm", "-f", &id]);
+    net.assert_nothing_left(std::slice::from_ref(&id));
+}
