@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use brig_testkit::leftovers::assert_nothing_left;
-use brig_testkit::{Bundle, Runtime, RuntimeKind, require_root};
+use brig_testkit::{Bundle, Runtime, RuntimeKind, TestDir, require_root};
 use common::*;
 use serde_json::{Value, json};
 
@@ -53,7 +53,7 @@ fn runtime_has_idmapped_mounts(rt: &Runtime, test: &str) -> bool {
     }
     eprintln!(
         "SKIPPED (runc side): {test}: {first:?} has no idmapped mounts (they came in runc 1.2); \
-         only brig-runtime is checked here"
+         skipping its side"
     );
     false
 }
@@ -186,4 +186,35 @@ fn a_filesystem_that_cannot_be_idmapped_is_a_clear_error() {
         );
     }
     assert_nothing_left(&rt, &id, &bundle);
+}
+
+#[test]
+fn differential_idmapped_bind() {
+    require_root!();
+    let shared = TestDir::new("idmap-diff");
+    std::fs::write(shared.join("f"), "x").unwrap();
+    std::os::unix::fs::chown(shared.join("f"), Some(1000), Some(0)).unwrap();
+    let mut bundle = Bundle::busybox();
+    bundle.sh("stat -c '%u:%g %n' /data/f /data; id -u");
+    in_user_namespace(&mut bundle);
+    idmapped_bind(&mut bundle, shared.path(), &["ro"]);
+    let reference = Runtime::of(brig_testkit::differential::reference_kind());
+    let stdout = if reference.binary().exists()
+        && runtime_has_idmapped_mounts(&reference, "differential_idmapped_bind")
+    {
+        let seen = brig_testkit::differential::assert_same("diffidmap", &bundle, &|s| s.to_owned());
+        seen.map(|s| s.stdout)
+    } else {
+        // No reference to compare with: the tested runtime alone must see this.
+        let rt = runtime();
+        if !runtime_has_idmapped_mounts(&rt, "differential_idmapped_bind") {
+            return;
+        }
+        let out = rt.run(&rt.new_id("diffidmap"), &bundle);
+        out.assert_ok();
+        Some(out.stdout)
+    };
+    if let Some(stdout) = stdout {
+        assert_eq!(stdout, "1000:0 /data/f\n0:0 /data\n0\n");
+    }
 }
