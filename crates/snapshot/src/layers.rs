@@ -8,10 +8,11 @@
 //! A per-chain lock file serializes concurrent processes unpacking the same
 //! layer; the second finds it done.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use brig_image::digest::parse_digest;
 use brig_image::manifest::layer_compression;
@@ -20,6 +21,7 @@ use brig_image::{Compression, Digest, ImageRecord, ImageStore, Provider};
 use crate::apply::{ApplyOptions, ApplyStats};
 use crate::error::{Error, Result};
 use crate::parallel::run_parallel;
+use crate::prefetch::{Prefetched, PrefetchedLayers};
 use crate::unpack::unpack_blob;
 
 /// What [`LayerStore::unpack`] did.
@@ -150,10 +152,7 @@ impl LayerStore {
             return Ok(None);
         }
         self.remove_stale_temps(chain_id);
-        let temp = tempfile::Builder::new()
-            .prefix(&format!("{}-", chain_id.digest()))
-            .tempdir_in(self.dir.join(".tmp"))
-            .map_err(|e| Error::io("create temporary directory in", self.dir.join(".tmp"), e))?;
+        let temp = self.temp_dir(&format!("{}-", chain_id.digest()))?;
         let (stats, actual) = unpack_blob(blob()?, compression, temp.path(), &self.opts)?;
         if actual != *diff_id {
             return Err(Error::DiffIdMismatch {
@@ -166,6 +165,34 @@ impl LayerStore {
             temp,
             final_path,
             stats,
+            _lock: lock,
+        }))
+    }
+
+    /// A new temporary directory for an unpack in progress.
+    pub(crate) fn temp_dir(&self, prefix: &str) -> Result<tempfile::TempDir> {
+        let tmp = self.dir.join(".tmp");
+        tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(&tmp)
+            .map_err(|e| Error::io("create temporary directory in", tmp, e))
+    }
+
+    /// Takes a layer unpacked before its chain ID was known; `None` when
+    /// the layer is there already (the directory is then removed).
+    fn adopt(&self, chain_id: &Digest, p: Prefetched) -> Result<Option<Staged>> {
+        let final_path = self.path(chain_id);
+        if final_path.is_dir() {
+            return Ok(None);
+        }
+        let lock = self.lock(chain_id)?;
+        if final_path.is_dir() {
+            return Ok(None);
+        }
+        Ok(Some(Staged {
+            temp: p.temp,
+            final_path,
+            stats: p.stats,
             _lock: lock,
         }))
     }
@@ -200,11 +227,29 @@ impl LayerStore {
     /// once, and returns the image's chain IDs (base first). The layers are
     /// published together after one sync.
     pub fn unpack_image(&self, images: &ImageStore, image: &ImageRecord) -> Result<Vec<Digest>> {
+        self.unpack_image_with(images, image, &Mutex::new(HashMap::new()))
+    }
+
+    /// Like [`unpack_image`](Self::unpack_image), taking the layers
+    /// `prefetched` holds (unpacked during a load) whose content matches.
+    pub(crate) fn unpack_image_with(
+        &self,
+        images: &ImageStore,
+        image: &ImageRecord,
+        prefetched: &PrefetchedLayers,
+    ) -> Result<Vec<Digest>> {
         let layers = images.layers(image)?;
-        let todo: Vec<_> = layers
-            .iter()
-            .filter(|l| !self.contains(&l.chain_id))
-            .collect();
+        let mut ready = Vec::new();
+        let mut todo = Vec::new();
+        for layer in layers.iter().filter(|l| !self.contains(&l.chain_id)) {
+            let mut map = prefetched.lock().unwrap_or_else(|p| p.into_inner());
+            match map.remove(&layer.blob_digest) {
+                Some(p) if p.diff_id == layer.diff_id => {
+                    ready.extend(self.adopt(&layer.chain_id, p)?);
+                }
+                _ => todo.push(layer),
+            }
+        }
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let staged = run_parallel(todo, workers, |layer| {
             let compression = layer_compression(&layer.media_type)?;
@@ -214,7 +259,8 @@ impl LayerStore {
             };
             self.stage(&layer.chain_id, &layer.diff_id, &open, compression)
         })?;
-        self.publish(staged.into_iter().flatten().collect())?;
+        ready.extend(staged.into_iter().flatten());
+        self.publish(ready)?;
         Ok(layers.into_iter().map(|l| l.chain_id).collect())
     }
 

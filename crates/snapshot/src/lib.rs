@@ -21,6 +21,7 @@ pub mod layers;
 pub mod mount;
 pub mod overlay;
 mod parallel;
+mod prefetch;
 pub mod pull;
 pub mod ready;
 pub mod snapshotter;

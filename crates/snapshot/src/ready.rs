@@ -1,5 +1,6 @@
 //! Images made ready to run from files: `brig load` and `brig import`
-//! record an image and then unpack its layers. An image whose layers cannot
+//! record an image and then unpack its layers (an OCI layout directory's
+//! layers already while its blobs are copied, see `prefetch`). An image whose layers cannot
 //! be unpacked (a layer that does not match its diff ID, a malformed tar) is
 //! not kept: the images the command added are removed again, with their
 //! blobs and the layers unpacked for them, so a failed load leaves the store
@@ -15,6 +16,7 @@ use brig_image::{
 
 use crate::error::Result;
 use crate::layers::LayerStore;
+use crate::prefetch::{PrefetchedLayers, load_layout_unpacking};
 use crate::snapshotter::{Snapshotter, collect_unused_layers};
 
 /// Where a load reads from.
@@ -45,12 +47,15 @@ pub fn load_and_unpack(
     progress: &dyn Progress,
 ) -> Result<Vec<LoadedImage>> {
     let before = image_ids(images)?;
-    let loaded = match source {
-        LoadSource::Path(path) => images.load_path(path, opts, progress)?,
-        LoadSource::Reader(reader) => images.load_reader(reader, opts)?,
+    let (loaded, prefetched) = match source {
+        LoadSource::Path(path) if path.is_dir() => {
+            load_layout_unpacking(images, layers, path, opts, progress)?
+        }
+        LoadSource::Path(path) => (images.load_path(path, opts, progress)?, Default::default()),
+        LoadSource::Reader(reader) => (images.load_reader(reader, opts)?, Default::default()),
     };
     let records: Vec<&ImageRecord> = loaded.iter().map(|l| &l.record).collect();
-    unpack_or_undo(images, layers, snapshotters, &before, &records)?;
+    unpack_or_undo(images, layers, snapshotters, &before, &records, &prefetched)?;
     Ok(loaded)
 }
 
@@ -65,7 +70,14 @@ pub fn import_and_unpack(
 ) -> Result<ImageRecord> {
     let before = image_ids(images)?;
     let record = images.import(reader, opts)?;
-    unpack_or_undo(images, layers, snapshotters, &before, &[&record])?;
+    unpack_or_undo(
+        images,
+        layers,
+        snapshotters,
+        &before,
+        &[&record],
+        &Default::default(),
+    )?;
     Ok(record)
 }
 
@@ -81,10 +93,11 @@ fn unpack_or_undo(
     snapshotters: &[&dyn Snapshotter],
     before: &HashSet<Digest>,
     records: &[&ImageRecord],
+    prefetched: &PrefetchedLayers,
 ) -> Result<()> {
     let Some(err) = records
         .iter()
-        .find_map(|r| layers.unpack_image(images, r).err())
+        .find_map(|r| layers.unpack_image_with(images, r, prefetched).err())
     else {
         return Ok(());
     };

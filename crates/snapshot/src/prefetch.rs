@@ -1,0 +1,113 @@
+//! `brig load` of an OCI layout directory with unpacking overlapped: each
+//! layer blob is unpacked as soon as it is verified and stored, while the
+//! next blobs are still being copied. A layer's directory does not depend
+//! on its parents, so it is unpacked under its blob digest and given its
+//! chain ID once the image is recorded, if its content hashes to the diff
+//! ID the image's config names; otherwise it is dropped and the layer is
+//! unpacked the ordinary way.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::mpsc::{Sender, channel};
+
+use brig_image::manifest::sniff_compression;
+use brig_image::progress::BlobStatus;
+use brig_image::{Digest, ImageStore, LoadOptions, LoadedImage, Progress, Provider};
+
+use crate::apply::ApplyStats;
+use crate::error::{Error, Result};
+use crate::layers::LayerStore;
+use crate::unpack::unpack_blob;
+
+/// A layer unpacked under its blob digest, not yet matched to a chain ID.
+#[derive(Debug)]
+pub(crate) struct Prefetched {
+    pub temp: tempfile::TempDir,
+    pub diff_id: Digest,
+    pub stats: ApplyStats,
+}
+
+/// Layers unpacked during a load, by blob digest.
+pub(crate) type PrefetchedLayers = Mutex<HashMap<Digest, Prefetched>>;
+
+/// Forwards progress, and hands every blob the load stored to the unpackers.
+struct Hook<'a> {
+    inner: &'a dyn Progress,
+    stored: Mutex<Sender<Digest>>,
+}
+
+impl Progress for Hook<'_> {
+    fn start(&self, digest: &Digest, what: &str, total: u64) {
+        self.inner.start(digest, what, total);
+    }
+
+    fn advance(&self, digest: &Digest, bytes: u64) {
+        self.inner.advance(digest, bytes);
+    }
+
+    fn finish(&self, digest: &Digest, status: BlobStatus) {
+        self.inner.finish(digest, status);
+        if status == BlobStatus::Done {
+            let stored = self.stored.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = stored.send(digest.clone());
+        }
+    }
+}
+
+/// Loads the OCI layout at `path`, unpacking layers while blobs are copied.
+pub(crate) fn load_layout_unpacking(
+    images: &ImageStore,
+    layers: &LayerStore,
+    path: &Path,
+    opts: &LoadOptions,
+    progress: &dyn Progress,
+) -> Result<(Vec<LoadedImage>, PrefetchedLayers)> {
+    let (tx, rx) = channel::<Digest>();
+    let rx = Mutex::new(rx);
+    let done: PrefetchedLayers = Mutex::new(HashMap::new());
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let loaded = std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let Ok(blob) = next else { break };
+                    // A failure here only costs the overlap: the layer is
+                    // unpacked again, and any real error reported, later.
+                    if let Ok(p) = prefetch(images, layers, &blob) {
+                        done.lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(blob, p);
+                    }
+                }
+            });
+        }
+        let hook = Hook {
+            inner: progress,
+            stored: Mutex::new(tx),
+        };
+        let loaded = images.load_path(path, opts, &hook);
+        drop(hook); // No more blobs: the unpackers finish their queue.
+        loaded
+    })?;
+    Ok((loaded, done))
+}
+
+/// Unpacks a stored layer blob into a temporary directory of `layers`.
+fn prefetch(images: &ImageStore, layers: &LayerStore, blob: &Digest) -> Result<Prefetched> {
+    let file = images.content().open_blob(blob)?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let head = reader
+        .fill_buf()
+        .map_err(|e| Error::io("read blob", blob.to_string(), e))?;
+    let compression = sniff_compression(head);
+    let temp = layers.temp_dir(&format!("blob-{}-", blob.digest()))?;
+    let (stats, diff_id) = unpack_blob(reader, compression, temp.path(), layers.options())?;
+    Ok(Prefetched {
+        temp,
+        diff_id,
+        stats,
+    })
+}
