@@ -740,3 +740,75 @@ fn a_killed_monitor_gives_its_address_veth_and_ports_back_on_the_next_command() 
     net.ok(&["rm", "-f", &id]);
     net.assert_nothing_left(std::slice::from_ref(&id));
 }
+
+#[test]
+fn connect_and_disconnect_a_running_container_and_dual_stack_addresses() {
+    require_root!("connect_and_disconnect_a_running_container_and_dual_stack_addresses");
+    let net = Net::new();
+    net.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "10.206.0.0/24",
+        "--subnet",
+        "fd00:206::/64",
+        "front",
+    ]);
+    net.ok(&["network", "create", "--subnet", "10.207.0.0/24", "back"]);
+    net.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "front",
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    net.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "back",
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    let addresses = net.ok(&["exec", "web", "ip", "-o", "addr", "show", "eth0"]);
+    assert!(addresses.contains("10.206.0.2/24"), "{addresses}");
+    assert!(addresses.contains("fd00:206::2/64"), "{addresses}");
+    let routes = net.ok(&["exec", "web", "ip", "-6", "route"]);
+    assert!(routes.contains("default via fd00:206::1"), "{routes}");
+    net.ok(&[
+        "network",
+        "connect",
+        "--alias",
+        "www",
+        "--ip",
+        "10.207.0.50",
+        "back",
+        "web",
+    ]);
+    let addresses = net.ok(&["exec", "web", "ip", "-o", "-4", "addr", "show", "eth1"]);
+    assert!(addresses.contains("10.207.0.50/24"), "{addresses}");
+    let hosts = net.ok(&["exec", "db", "cat", "/etc/hosts"]);
+    assert!(
+        hosts.contains("10.207.0.50\tweb ") && hosts.contains(" www"),
+        "{hosts}"
+    );
+    net.fails(&["network", "connect", "back", "web"], "already connected");
+    net.ok(&["network", "disconnect", "back", "web"]);
+    let links = net.ok(&["exec", "web", "ip", "-o", "link"]);
+    assert!(!links.contains("eth1"), "{links}");
+    let hosts = net.ok(&["exec", "db", "cat", "/etc/hosts"]);
+    assert!(!hosts.contains("web"), "{hosts}");
+    net.fails(&["network", "disconnect", "front", "web"], "only network");
+    let ids = container_ids(&net);
+    net.ok(&["rm", "-f", "web", "db"]);
+    net.ok(&["network", "rm", "front", "back"]);
+    net.assert_nothing_left(&ids);
+}

@@ -1,4 +1,4 @@
-//! `brig network create|ls|inspect|rm|prune`.
+//! `brig network create|ls|inspect|rm|prune|connect|disconnect`.
 
 use anyhow::Result;
 use brig_engine::network::{NetworkCreateOptions, manage::inspect_json};
@@ -31,6 +31,33 @@ pub enum NetworkCommand {
     Rm(NamesArgs),
     /// Remove every network no running container uses.
     Prune(PruneArgs),
+    /// Connect a container to a network (a running one at once).
+    Connect(ConnectArgs),
+    /// Disconnect a container from a network.
+    Disconnect(DisconnectArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  brig network connect --alias api app web")]
+pub struct ConnectArgs {
+    /// The container's address on the network.
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Another name the network's members resolve to the container.
+    #[arg(long = "alias")]
+    pub alias: Vec<String>,
+    pub network: String,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  brig network disconnect app web")]
+pub struct DisconnectArgs {
+    /// Accepted for Docker's scripts.
+    #[arg(short, long)]
+    pub force: bool,
+    pub network: String,
+    pub container: String,
 }
 
 #[derive(Debug, Args)]
@@ -193,6 +220,19 @@ pub fn dispatch(ctx: &Context, command: NetworkCommand) -> Result<()> {
             println!("{}", engine.network_remove(n).map_err(fail)?);
             Ok(())
         }),
+        NetworkCommand::Connect(a) => {
+            let ip =
+                a.ip.as_deref()
+                    .map(|ip| ip.parse())
+                    .transpose()
+                    .map_err(|_| anyhow::anyhow!("--ip {:?} is not an IP address", a.ip))?;
+            engine
+                .network_connect(&a.network, &a.container, ip, &a.alias)
+                .map_err(fail)
+        }
+        NetworkCommand::Disconnect(a) => engine
+            .network_disconnect(&a.network, &a.container)
+            .map_err(fail),
         NetworkCommand::Prune(_) => {
             let removed = engine.network_prune().map_err(fail)?;
             if !removed.is_empty() {

@@ -46,21 +46,27 @@ impl NetLock {
     }
 }
 
-/// Attaches the container to every network of `config`.
-pub fn attach(ctx: &Ctx, net: &NetworkContext<'_>, config: &BridgeConfig) -> Result<Attachment> {
+/// Attaches the container to every network of `config`, or to the one
+/// named `only` (`network connect` of a running container).
+pub fn attach(
+    ctx: &Ctx,
+    net: &NetworkContext<'_>,
+    config: &BridgeConfig,
+    only: Option<&str>,
+) -> Result<Attachment> {
     let tag = names::root_tag(ctx.paths.root());
     let _lock = NetLock::acquire(ctx)?;
     // Whatever an earlier run of this container left (a crashed monitor).
-    release_locked(ctx, &tag, net.id, None)?;
+    release_locked(ctx, &tag, net.id, only)?;
     let records = manage::networks_for(ctx, &tag, config)?;
-    let endpoints = claim(ctx, net, config, &records)?;
+    let endpoints = claim(ctx, net, config, &records, only)?;
     let done = plumb(net, &records, &endpoints).and_then(|()| {
         firewall::sync(ctx, &names::table(&tag))?;
         let refs: Vec<&NetworkRecord> = records.iter().collect();
         hosts::refresh(ctx, &refs, Some(net.id))
     });
     if let Err(e) = done {
-        let _ = release_locked(ctx, &tag, net.id, None);
+        let _ = release_locked(ctx, &tag, net.id, only);
         return Err(e);
     }
     Ok(Attachment {
@@ -112,10 +118,15 @@ fn claim(
     net: &NetworkContext<'_>,
     config: &BridgeConfig,
     records: &[NetworkRecord],
+    only: Option<&str>,
 ) -> Result<Vec<Endpoint>> {
     ctx.db.network_tx(|tx| {
         let mut out = Vec::new();
-        for (index, (attachment, record)) in config.networks.iter().zip(records).enumerate() {
+        let all = config.networks.iter().zip(records).enumerate();
+        for (index, (attachment, record)) in all {
+            if only.is_some_and(|name| name != record.name) {
+                continue;
+            }
             let taken = store::taken_addresses(tx, &record.name)?;
             let mut addresses = Vec::new();
             for subnet in &record.subnets {
@@ -242,7 +253,10 @@ fn plumb(
     endpoints: &[Endpoint],
 ) -> Result<()> {
     let netlink = Netlink::open().map_err(NetworkError::from)?;
-    for (index, (record, endpoint)) in records.iter().zip(endpoints).enumerate() {
+    for endpoint in endpoints {
+        let Some(record) = records.iter().find(|r| r.name == endpoint.network) else {
+            continue;
+        };
         let subnets: Vec<Subnet> = record
             .subnets
             .iter()
@@ -290,7 +304,7 @@ fn plumb(
                 netns: net.netns.clone(),
                 addresses,
                 // One default route: the first network's, unless it is internal.
-                default_route: index == 0 && !record.internal,
+                default_route: endpoint.ifname == "eth0" && !record.internal,
                 mtu: record.mtu,
             },
         )

@@ -12,6 +12,7 @@
 
 pub mod bridge;
 pub mod config;
+pub mod connect;
 pub mod error;
 pub mod firewall;
 pub mod hosts;
@@ -97,7 +98,7 @@ pub struct BridgeNetworks<'a> {
 
 impl Network for BridgeNetworks<'_> {
     fn attach(&self, ctx: &NetworkContext<'_>) -> Result<Attachment> {
-        bridge::attach(self.ctx, ctx, self.config)
+        bridge::attach(self.ctx, ctx, self.config, None)
     }
 
     fn detach(&self, ctx: &NetworkContext<'_>) -> Result<()> {
