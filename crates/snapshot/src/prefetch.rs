@@ -1,10 +1,11 @@
 //! `brig load` of an OCI layout directory with unpacking overlapped: each
-//! layer blob is unpacked as soon as it is verified and stored, while the
-//! next blobs are still being copied. A layer's directory does not depend
-//! on its parents, so it is unpacked under its blob digest and given its
-//! chain ID once the image is recorded, if its content hashes to the diff
-//! ID the image's config names; otherwise it is dropped and the layer is
-//! unpacked the ordinary way.
+//! layer blob is unpacked from the layout's own file while it is being
+//! copied into the store (a second read of the same file, from the page
+//! cache). A layer's directory does not depend on its parents, so it is
+//! unpacked under its blob digest and given its chain ID once the image is
+//! recorded, and only if its content hashes to the diff ID the image's
+//! (verified) config names; otherwise it is dropped and the layer is
+//! unpacked from the stored blob the ordinary way.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -32,15 +33,24 @@ pub(crate) struct Prefetched {
 /// Layers unpacked during a load, by blob digest.
 pub(crate) type PrefetchedLayers = Mutex<HashMap<Digest, Prefetched>>;
 
-/// Forwards progress, and hands every blob the load stored to the unpackers.
+/// Forwards progress, and hands every layer blob the load starts copying
+/// to the unpackers.
 struct Hook<'a> {
     inner: &'a dyn Progress,
-    stored: Mutex<Sender<Digest>>,
+    images: &'a ImageStore,
+    copying: Mutex<Sender<Digest>>,
 }
 
 impl Progress for Hook<'_> {
     fn start(&self, digest: &Digest, what: &str, total: u64) {
         self.inner.start(digest, what, total);
+        // A blob the store has already was loaded before: its layer is
+        // most likely unpacked.
+        let new = matches!(self.images.content().blob_size(digest), Ok(None));
+        if what == "layer" && new {
+            let copying = self.copying.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = copying.send(digest.clone());
+        }
     }
 
     fn advance(&self, digest: &Digest, bytes: u64) {
@@ -49,10 +59,6 @@ impl Progress for Hook<'_> {
 
     fn finish(&self, digest: &Digest, status: BlobStatus) {
         self.inner.finish(digest, status);
-        if status == BlobStatus::Done {
-            let stored = self.stored.lock().unwrap_or_else(|p| p.into_inner());
-            let _ = stored.send(digest.clone());
-        }
     }
 }
 
@@ -76,7 +82,7 @@ pub(crate) fn load_layout_unpacking(
                     let Ok(blob) = next else { break };
                     // A failure here only costs the overlap: the layer is
                     // unpacked again, and any real error reported, later.
-                    if let Ok(p) = prefetch(images, layers, &blob) {
+                    if let Ok(p) = prefetch(path, layers, &blob) {
                         done.lock()
                             .unwrap_or_else(|p| p.into_inner())
                             .insert(blob, p);
@@ -86,7 +92,8 @@ pub(crate) fn load_layout_unpacking(
         }
         let hook = Hook {
             inner: progress,
-            stored: Mutex::new(tx),
+            images,
+            copying: Mutex::new(tx),
         };
         let loaded = images.load_path(path, opts, &hook);
         drop(hook); // No more blobs: the unpackers finish their queue.
@@ -95,9 +102,14 @@ pub(crate) fn load_layout_unpacking(
     Ok((loaded, done))
 }
 
-/// Unpacks a stored layer blob into a temporary directory of `layers`.
-fn prefetch(images: &ImageStore, layers: &LayerStore, blob: &Digest) -> Result<Prefetched> {
-    let file = images.content().open_blob(blob)?;
+/// Unpacks a layer blob of the layout at `layout` into a temporary
+/// directory of `layers`.
+fn prefetch(layout: &Path, layers: &LayerStore, blob: &Digest) -> Result<Prefetched> {
+    let path = layout
+        .join("blobs")
+        .join(blob.algorithm().as_ref())
+        .join(blob.digest());
+    let file = std::fs::File::open(&path).map_err(|e| Error::io("open", &path, e))?;
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let head = reader
         .fill_buf()
