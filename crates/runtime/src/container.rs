@@ -64,33 +64,55 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
 /// hooks thus run after the program started, as the spec asks.
 /// When the OOM killer ended init before it executed the program, says so.
 pub(crate) fn release_init(dir: &ContainerDir, record: &Record) -> Result<()> {
-    let oom = crate::cgroup::OomBaseline::take(record.cgroup.as_ref());
+    use brig_cgroups::CgroupMonitor;
+    let oom_kills = record
+        .cgroup
+        .as_ref()
+        .and_then(|cg| cg.oom_kill_count().ok());
     let path = dir.fifo_path();
-    let open = |flags: OFlags| {
-        rustix::fs::open(
-            &path,
-            flags | OFlags::NONBLOCK | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-    };
-    let reader = open(OFlags::RDONLY).map_err(|e| Error::io("cannot open", &path, e.into()))?;
-    let writer = open(OFlags::WRONLY).map_err(|e| match e {
-        rustix::io::Errno::NXIO => Error::WrongState {
+    let reader = open_fifo(&path, OFlags::RDONLY)?;
+    let writer = open_fifo(&path, OFlags::WRONLY).map_err(|e| match e {
+        Error::Io { cause, .. } if cause.raw_os_error() == Some(libc::ENXIO) => Error::WrongState {
             id: dir.id.clone(),
             status: "stopped",
             action: "start (its init process is gone)",
         },
-        e => Error::io("cannot open", &path, e.into()),
+        e => e,
     })?;
     rustix::io::write(&writer, b"0").map_err(|e| Error::io("cannot write", &path, e.into()))?;
     drop(writer);
+    await_exec(dir, record, &reader, oom_kills)
+}
+
+/// The exec fifo opened without blocking.
+pub(crate) fn open_fifo(path: &std::path::Path, flags: OFlags) -> Result<std::os::fd::OwnedFd> {
+    rustix::fs::open(
+        path,
+        flags | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io("cannot open", path, e.into()))
+}
+
+/// After the start byte is in the fifo: returns once init executed the
+/// program or died (then says whether the OOM killer did it, comparing the
+/// cgroup's kill count with `oom_kills` from before the start).
+pub(crate) fn await_exec(
+    dir: &ContainerDir,
+    record: &Record,
+    reader: &std::os::fd::OwnedFd,
+    oom_kills: Option<u64>,
+) -> Result<()> {
+    use brig_cgroups::CgroupMonitor;
+    let path = dir.fifo_path();
     std::fs::remove_file(&path).map_err(|e| Error::io("cannot remove", &path, e))?;
-    wait_for_hangup(&reader)
-        .map_err(|e| Error::io("waiting for the program to start", &path, e))?;
-    let oom_killed = oom.is_some_and(|o| o.killed())
-        && record
-            .init
-            .is_some_and(|i| crate::cgroup::died_before_exec(&i));
+    wait_for_hangup(reader).map_err(|e| Error::io("waiting for the program to start", &path, e))?;
+    let oom_killed = match (oom_kills, record.cgroup.as_ref()) {
+        (Some(before), Some(cg)) => cg.oom_kill_count().is_ok_and(|now| now > before),
+        _ => false,
+    } && record
+        .init
+        .is_some_and(|i| crate::cgroup::died_before_exec(&i));
     if oom_killed {
         return Err(crate::cgroup::oom_killed(
             "starting the container",

@@ -6,7 +6,7 @@ use std::os::unix::net::UnixStream;
 use crate::container;
 use crate::error::{Error, Result};
 use crate::hooks::{self, HookKind};
-use crate::process::create::{CreateOptions, create_with_console};
+use crate::process::create::{CreateOptions, Start, create_with_console};
 use crate::process::wait;
 use crate::report;
 use crate::state::Store;
@@ -38,14 +38,20 @@ pub fn run(store: &Store, opts: &CreateOptions, detach: bool) -> Result<i32> {
     } else {
         (None, None)
     };
-    let created = create_with_console(store, opts, bundle, console)?;
+    let mut created = create_with_console(store, opts, bundle, console, Start::AtOnce)?;
     let master = match &local {
         Some(sock) => {
             Some(tty::recv_fd(sock).map_err(|e| Error::sys("receiving the terminal", e))?)
         }
         None => None,
     };
-    if let Err(e) = container::release_init(&created.dir, &created.record) {
+    let released = match created.started.take() {
+        Some((reader, oom_kills)) => {
+            container::await_exec(&created.dir, &created.record, &reader, oom_kills)
+        }
+        None => container::release_init(&created.dir, &created.record),
+    };
+    if let Err(e) = released {
         drop(created);
         let _ = container::delete(store, &opts.id, true);
         return Err(e);

@@ -42,6 +42,17 @@ pub struct Created {
     pub record: Record,
     /// Still open to init: it reports failures between `start` and exec here.
     pub channel: Channel,
+    /// With [`Start::AtOnce`]: the exec fifo's reading end (init found its
+    /// start byte already there) and the cgroup's OOM kill count before.
+    pub started: Option<(OwnedFd, Option<u64>)>,
+}
+
+/// Whether init waits for `start` (`create`) or executes the program as
+/// soon as it is ready (`run`: no round trip through the runtime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    OnRequest,
+    AtOnce,
 }
 
 /// Undoes a half-made container unless disarmed.
@@ -68,7 +79,13 @@ impl Drop for Cleanup<'_> {
 }
 
 pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
-    create_with_console(store, opts, Bundle::load(&opts.bundle)?, None)
+    create_with_console(
+        store,
+        opts,
+        Bundle::load(&opts.bundle)?,
+        None,
+        Start::OnRequest,
+    )
 }
 
 /// Like [`create`], with an already connected console socket (`run` with a
@@ -78,6 +95,7 @@ pub(crate) fn create_with_console(
     opts: &CreateOptions,
     bundle: Bundle,
     console: Option<UnixStream>,
+    start: Start,
 ) -> Result<Created> {
     let config = bundle.config_path();
     let ns = NamespacePlan::from_spec(&bundle.spec, &config)?;
@@ -151,6 +169,10 @@ pub(crate) fn create_with_console(
     };
     let oom_baseline = crate::cgroup::OomBaseline::take(has_cgroup.then_some(&cg));
     let fifo = make_fifo(&dir)?;
+    let started = match start {
+        Start::OnRequest => None,
+        Start::AtOnce => Some(start_at_once(&dir, &fifo, has_cgroup.then_some(&cg))?),
+    };
     let listen = socket_activation();
     let (parent_end, child_end) = protocol::pair().map_err(|e| Error::sys("socketpair", e))?;
     let ctx = InitContext {
@@ -197,6 +219,7 @@ pub(crate) fn create_with_console(
         dir,
         record,
         channel: parent_end,
+        started,
     })
 }
 
@@ -273,6 +296,21 @@ fn spawn_init(
         }
         Err(e) => Err(Error::sys("clone3 of the container process", e)),
     }
+}
+
+/// Puts the start byte in the fifo before init exists, keeping a reading
+/// end to see it execute.
+fn start_at_once(
+    dir: &ContainerDir,
+    fifo: &OwnedFd,
+    cgroup: Option<&brig_cgroups::AnyManager>,
+) -> Result<(OwnedFd, Option<u64>)> {
+    use brig_cgroups::CgroupMonitor;
+    let oom_kills = cgroup.and_then(|cg| cg.oom_kill_count().ok());
+    let path = dir.fifo_path();
+    let reader = crate::container::open_fifo(&path, OFlags::RDONLY)?;
+    rustix::io::write(fifo, b"0").map_err(|e| Error::io("cannot write", &path, e.into()))?;
+    Ok((reader, oom_kills))
 }
 
 fn make_fifo(dir: &ContainerDir) -> Result<OwnedFd> {
