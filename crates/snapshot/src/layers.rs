@@ -143,14 +143,9 @@ impl LayerStore {
         blob: &dyn Fn() -> Result<Box<dyn Read + Send>>,
         compression: Compression,
     ) -> Result<Option<Staged>> {
-        let final_path = self.path(chain_id);
-        if final_path.is_dir() {
+        let Some((final_path, lock)) = self.lock_if_absent(chain_id)? else {
             return Ok(None);
-        }
-        let lock = self.lock(chain_id)?;
-        if final_path.is_dir() {
-            return Ok(None);
-        }
+        };
         self.remove_stale_temps(chain_id);
         let temp = self.temp_dir(&format!("{}-", chain_id.digest()))?;
         let (stats, actual) = unpack_blob(blob()?, compression, temp.path(), &self.opts)?;
@@ -169,6 +164,20 @@ impl LayerStore {
         }))
     }
 
+    /// The layer's final path and its lock, unless the layer is there
+    /// (checked again under the lock: another process may have finished it).
+    fn lock_if_absent(&self, chain_id: &Digest) -> Result<Option<(PathBuf, File)>> {
+        let final_path = self.path(chain_id);
+        if final_path.is_dir() {
+            return Ok(None);
+        }
+        let lock = self.lock(chain_id)?;
+        if final_path.is_dir() {
+            return Ok(None);
+        }
+        Ok(Some((final_path, lock)))
+    }
+
     /// A new temporary directory for an unpack in progress.
     pub(crate) fn temp_dir(&self, prefix: &str) -> Result<tempfile::TempDir> {
         let tmp = self.dir.join(".tmp");
@@ -181,14 +190,9 @@ impl LayerStore {
     /// Takes a layer unpacked before its chain ID was known; `None` when
     /// the layer is there already (the directory is then removed).
     fn adopt(&self, chain_id: &Digest, p: Prefetched) -> Result<Option<Staged>> {
-        let final_path = self.path(chain_id);
-        if final_path.is_dir() {
+        let Some((final_path, lock)) = self.lock_if_absent(chain_id)? else {
             return Ok(None);
-        }
-        let lock = self.lock(chain_id)?;
-        if final_path.is_dir() {
-            return Ok(None);
-        }
+        };
         Ok(Some(Staged {
             temp: p.temp,
             final_path,
