@@ -35,17 +35,19 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Global Options")]
 pub struct GlobalOpts {
-    /// Where brig keeps images, layers, containers and its database (brig.db).
-    #[arg(
-        long,
-        global = true,
-        value_name = "DIR",
-        default_value = "/var/lib/brig"
-    )]
-    pub root: PathBuf,
-    /// Where brig keeps state that does not survive a reboot (locks, runtime state).
-    #[arg(long, global = true, value_name = "DIR", default_value = "/run/brig")]
-    pub runroot: PathBuf,
+    /// Where brig keeps images, layers, containers and its database (brig.db)
+    /// [default: the config file's engine.root, else /var/lib/brig].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Where brig keeps state that does not survive a reboot (locks, runtime state)
+    /// [default: the config file's engine.runroot, else /run/brig].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub runroot: Option<PathBuf>,
+    /// The configuration file: engine.root, engine.runroot, engine.runtime and
+    /// [containers] defaults (userns, pids_limit, log_opts) [default: /etc/brig/brig.toml
+    /// when it exists].
+    #[arg(long, global = true, value_name = "PATH", env = "BRIG_CONFIG")]
+    pub config: Option<PathBuf>,
     /// OCI runtime for new containers: brig-runtime (default), runc, crun or a path.
     #[arg(long, global = true, value_name = "RUNTIME", env = "BRIG_RUNTIME")]
     pub runtime: Option<String>,

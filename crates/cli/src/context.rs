@@ -12,6 +12,11 @@ use brig_snapshot::{ApplyOptions, LayerGcReport, LayerStore, OverlaySnapshotter,
 
 use crate::cli::GlobalOpts;
 
+/// Where brig keeps its state unless `--root` or the config file say otherwise.
+const DEFAULT_ROOT: &str = "/var/lib/brig";
+/// Volatile state unless `--runroot` or the config file say otherwise.
+const DEFAULT_RUNROOT: &str = "/run/brig";
+
 /// Who uses images: the engine answers with its containers.
 pub trait ImageUsers {
     /// Names of the containers that use `image` (`rmi` refuses to remove
@@ -63,6 +68,7 @@ pub struct Context {
     runroot: PathBuf,
     runtime: Option<String>,
     users: Box<dyn ImageUsers>,
+    defaults: brig_engine::settings::ContainerDefaults,
 }
 
 impl std::fmt::Debug for Context {
@@ -75,16 +81,35 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
-    pub fn new(global: &GlobalOpts) -> Self {
-        Context {
-            root: global.root.clone(),
-            runroot: global.runroot.clone(),
-            runtime: global.runtime.clone(),
+    /// The global flags over the configuration file over the defaults.
+    pub fn new(global: &GlobalOpts) -> Result<Self> {
+        let settings = brig_engine::settings::Settings::load(global.config.as_deref())?;
+        let engine = settings.engine;
+        let root = global
+            .root
+            .clone()
+            .or(engine.root)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
+        let runroot = global
+            .runroot
+            .clone()
+            .or(engine.runroot)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_RUNROOT));
+        Ok(Context {
             users: Box::new(EngineUsers {
-                root: global.root.clone(),
-                runroot: global.runroot.clone(),
+                root: root.clone(),
+                runroot: runroot.clone(),
             }),
-        }
+            root,
+            runroot,
+            runtime: global.runtime.clone().or(engine.runtime),
+            defaults: settings.containers,
+        })
+    }
+
+    /// Fills in the configuration file's defaults for a new container.
+    pub fn apply_defaults(&self, opts: &mut brig_engine::CreateOptions) {
+        self.defaults.apply(opts);
     }
 
     /// A context whose images are used by `users` (tests, and the engine).
@@ -95,6 +120,7 @@ impl Context {
             runroot: root.join("run"),
             runtime: None,
             users,
+            defaults: Default::default(),
         }
     }
 
@@ -104,18 +130,28 @@ impl Context {
         &self.runroot
     }
 
-    /// The container engine; monitors are this program's hidden
-    /// `__monitor` command.
+    /// The container engine; monitors are the small `brig-monitor`
+    /// installed next to this program, else this program's hidden
+    /// `__monitor` command (the same code, in a larger process).
     pub fn engine(&self) -> Result<brig_engine::Engine> {
         let program = std::env::current_exe().context("find the brig program")?;
+        let small = program.with_file_name("brig-monitor");
+        let monitor = if small.is_file() {
+            brig_engine::MonitorLauncher {
+                program: small,
+                args: Vec::new(),
+            }
+        } else {
+            brig_engine::MonitorLauncher {
+                program,
+                args: vec!["__monitor".into()],
+            }
+        };
         brig_engine::Engine::open(brig_engine::EngineOptions {
             root: self.root.clone(),
             runroot: self.runroot.clone(),
             runtime: self.runtime.clone(),
-            monitor: Some(brig_engine::MonitorLauncher {
-                program,
-                args: vec!["__monitor".into()],
-            }),
+            monitor: Some(monitor),
         })
         .with_context(|| format!("open the container engine in {}", self.root.display()))
     }

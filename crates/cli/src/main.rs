@@ -23,14 +23,19 @@ fn main() {
     if std::env::args_os().nth(1).is_some_and(|a| a == "__monitor") {
         std::process::exit(brig_engine::run_monitor());
     }
+    brig_engine::timing::mark("cli: main");
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => std::process::exit(exit::usage_error(&err)),
     };
-    let ctx = context::Context::new(&cli.global);
+    let ctx = match context::Context::new(&cli.global) {
+        Ok(ctx) => ctx,
+        Err(err) => std::process::exit(exit::report(&err)),
+    };
     let code = match commands::dispatch(&ctx, cli.command) {
         Ok(()) => 0,
         Err(err) => exit::report(&err),
     };
+    brig_engine::timing::mark("cli: exit");
     std::process::exit(code)
 }

@@ -31,6 +31,7 @@ pub fn release_run(ctx: &Ctx, rec: &ContainerRecord) -> Result<()> {
 pub fn release_runtime(ctx: &Ctx, rec: &ContainerRecord) -> Result<()> {
     let runtime = ctx.runtime(rec);
     let _ = runtime.delete(&rec.id, true);
+    crate::timing::mark("release: runtime deleted");
     // Addresses, veths, ports and names a crashed monitor did not give back.
     crate::network::release(ctx, &rec.id)?;
     // After /run was wiped the runtime knows nothing; the cgroup still does.

@@ -38,7 +38,9 @@ impl Engine {
             runtime: opts.runtime,
             monitor: opts.monitor,
         };
+        crate::timing::mark("engine: database open");
         engine.repair()?;
+        crate::timing::mark("engine: repaired");
         Ok(engine)
     }
 

@@ -30,6 +30,7 @@ pub mod record;
 pub mod rootfs;
 pub mod runtime;
 pub mod seccomp;
+pub mod settings;
 pub mod spec;
 pub mod tarfs;
 pub mod time;

@@ -147,10 +147,39 @@ impl OciRuntime {
         log: &Path,
         io: CreateIo,
     ) -> Result<()> {
+        self.create_with("create", id, bundle, pid_file, log, io)
+    }
+
+    /// `run --detach ...`: [`OciRuntime::create`] and `start` in one
+    /// execution of the runtime, for containers that need nothing done
+    /// between the two (no network to attach, no attach client to await).
+    pub fn run_detached(
+        &self,
+        id: &str,
+        bundle: &Path,
+        pid_file: &Path,
+        log: &Path,
+        io: CreateIo,
+    ) -> Result<()> {
+        self.create_with("run", id, bundle, pid_file, log, io)
+    }
+
+    fn create_with(
+        &self,
+        verb: &str,
+        id: &str,
+        bundle: &Path,
+        pid_file: &Path,
+        log: &Path,
+        io: CreateIo,
+    ) -> Result<()> {
         let _ = std::fs::remove_file(log);
         let mut cmd = self.command(Some(log));
-        cmd.arg("create")
-            .arg("--bundle")
+        cmd.arg(verb);
+        if verb == "run" {
+            cmd.arg("--detach");
+        }
+        cmd.arg("--bundle")
             .arg(bundle)
             .arg("--pid-file")
             .arg(pid_file);
@@ -161,12 +190,12 @@ impl OciRuntime {
             .stdin(io.stdin)
             .stdout(io.stdout)
             .stderr(io.stderr);
-        let status = cmd.status().map_err(|e| self.spawn_error("create", e))?;
+        let status = cmd.status().map_err(|e| self.spawn_error(verb, e))?;
         drop(cmd);
         if status.success() {
             Ok(())
         } else {
-            Err(self.failure("create", &status, &last_log_error(log)))
+            Err(self.failure(verb, &status, &last_log_error(log)))
         }
     }
 

@@ -547,3 +547,51 @@ fn init_runs_tini_as_pid_1() {
         "the command is not PID 1: {out}"
     );
 }
+
+#[test]
+fn userns_auto_volumes_are_idmapped_so_files_land_root_owned() {
+    require_root!();
+    let t = TestEngine::new();
+    // Two containers with different ID ranges share one named volume.
+    let script =
+        "id -u; touch /data/made-by-a; mkdir /data/dir; stat -c '%u %g' /data /data/made-by-a";
+    let a = t.run_sh(script, |o| {
+        o.userns = Some("auto".into());
+        o.volumes = vec!["shared:/data".into()];
+    });
+    assert_eq!(
+        t.engine.wait(&a, WaitCondition::NotRunning).unwrap(),
+        0,
+        "{}",
+        t.log_text(&a)
+    );
+    let out = t.log_text(&a);
+    assert_eq!(
+        out, "0\n0 0\n0 0\n",
+        "root inside owns the volume and its files"
+    );
+    use std::os::unix::fs::MetadataExt;
+    let data = t.root().join("volumes/shared/_data");
+    for file in ["made-by-a", "dir"] {
+        let meta = std::fs::metadata(data.join(file)).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (0, 0), "{file} is stored as root");
+    }
+    let b = t.run_sh(
+        "stat -c '%u' /data/made-by-a; echo more > /data/made-by-a && echo write-ok",
+        |o| {
+            o.userns = Some("auto".into());
+            o.volumes = vec!["shared:/data".into()];
+        },
+    );
+    assert_eq!(
+        t.engine.wait(&b, WaitCondition::NotRunning).unwrap(),
+        0,
+        "{}",
+        t.log_text(&b)
+    );
+    assert_eq!(
+        t.log_text(&b),
+        "0\nwrite-ok\n",
+        "another range sees root's file"
+    );
+}

@@ -88,20 +88,11 @@ fn the_hardened_line_as_seen_from_inside() {
     assert!(out.contains(&format!("CapEff:\t{bnd:016x}")), "{out}");
     assert!(out.contains(&format!("CapAmb:\t{bnd:016x}")), "{out}");
     assert!(out.contains("NoNewPrivs:\t1"), "{out}");
-    let seccomp_gap = common::runtime_is_brig()
-        && out.contains("Seccomp:\t0")
-        && std::env::var_os("BRIG_TEST_STRICT").is_none();
-    if seccomp_gap {
-        eprintln!(
-            "KNOWN GAP (brig-runtime): the_hardened_line_as_seen_from_inside: linux.seccomp is not applied yet"
-        );
-    } else {
-        assert!(out.contains("Seccomp:\t2"), "{out}");
-        assert!(
-            out.contains("mkdir-denied") && out.contains("Operation not permitted"),
-            "{out}"
-        );
-    }
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    assert!(
+        out.contains("mkdir-denied") && out.contains("Operation not permitted"),
+        "{out}"
+    );
     assert!(out.contains("root-readonly"), "{out}");
     assert!(out.contains("tmp-writable"), "{out}");
     assert!(out.contains("\n1777\n"), "{out}");

@@ -57,6 +57,26 @@ fn process(pid: Option<i32>, start: Option<i64>) -> Option<ProcessId> {
     })
 }
 
+/// A container's state and the processes that must be alive for it.
+#[derive(Debug, Clone)]
+pub struct Liveness {
+    pub id: String,
+    pub state: State,
+    pub monitor: Option<ProcessId>,
+    pub owner: Option<ProcessId>,
+}
+
+impl Liveness {
+    /// Whether the process in charge of this state is gone.
+    pub fn orphaned(&self) -> bool {
+        match self.state {
+            State::Creating | State::Removing => self.owner.is_none_or(|o| !o.is_alive()),
+            s if s.has_monitor() => self.monitor.is_none_or(|m| !m.is_alive()),
+            _ => false,
+        }
+    }
+}
+
 fn from_row(r: &Row<'_>) -> TxResult<ContainerRecord> {
     let id: String = r.get(0)?;
     let state: String = r.get(5)?;
@@ -161,6 +181,30 @@ impl Db {
     }
 
     /// Containers in one of `states`.
+    /// Who must be alive for the containers in `states`: what finding
+    /// orphans needs, without decoding every container's configuration
+    /// (every command looks, so this stays cheap with many containers).
+    pub fn liveness_in(&self, states: &[State]) -> Result<Vec<Liveness>> {
+        let list: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        self.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT id, state, monitor_pid, monitor_start, owner_pid, owner_start
+                 FROM containers WHERE state IN ({})",
+                list.join(",")
+            ))?;
+            let rows = st.query_map([], |r| {
+                let state: String = r.get(1)?;
+                Ok(Liveness {
+                    id: r.get(0)?,
+                    state: State::parse(&state).unwrap_or(State::Exited),
+                    monitor: process(r.get(2)?, r.get(3)?),
+                    owner: process(r.get(4)?, r.get(5)?),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     pub fn containers_in(&self, states: &[State]) -> Result<Vec<ContainerRecord>> {
         let list: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
         self.read(|c| query(c, &format!("WHERE state IN ({})", list.join(",")), []))

@@ -19,6 +19,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::{Error, Result};
 
+pub use containers::Liveness;
 pub use objects::{EventRecord, SecretRecord, VolumeRecord};
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -91,6 +92,11 @@ impl Db {
     }
 
     fn migrate(&self) -> Result<()> {
+        // Nearly always current: a read then, not a write transaction
+        // that every `brig` command would queue for.
+        if self.is_current()? {
+            return Ok(());
+        }
         self.write(|tx| {
             tx.execute_batch(
                 "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL);",
@@ -122,6 +128,23 @@ impl Db {
                 }
             }
             Ok(())
+        })
+    }
+
+    /// Whether every component's schema is at the version we know.
+    fn is_current(&self) -> Result<bool> {
+        self.read(|conn| {
+            let mut stmt = match conn.prepare("SELECT component, version FROM schema_versions") {
+                Ok(s) => s,
+                // No table yet: a new database.
+                Err(_) => return Ok(false),
+            };
+            let found: Vec<(String, i64)> = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(COMPONENTS.iter().all(|&(component, version, _)| {
+                found.iter().any(|(c, v)| c == component && *v == version)
+            }))
         })
     }
 
@@ -190,6 +213,14 @@ fn connect(path: &Path) -> Result<Connection> {
     }
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(db_err)?;
+    // The last connection to close would checkpoint and delete the WAL,
+    // and the next command would create and fsync it again: every `brig`
+    // command paid both. SQLite's automatic checkpoints keep the WAL small.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )
+    .map_err(db_err)?;
     Ok(conn)
 }
 

@@ -6,55 +6,68 @@
 //! them as its own, and what it writes lands in its own layer with host IDs
 //! of its range. The mounts live in the monitor's private mount namespace.
 
-use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use brig_snapshot::MountSpec;
 use brig_sys::mount::{MountAttr, MountAttrFlags, MountTarget, mount_setattr};
+use brig_sys::process::{CloneArgs, ForkResult, clone3, exit_immediately};
 use rustix::mount::{MoveMountFlags, OpenTreeFlags};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{IoContext, Result};
 
 /// A user namespace mapping container IDs 0..size to host IDs start..,
-/// kept alive by its descriptor.
+/// kept alive by its descriptor. A forked child holds it while we write
+/// its maps: it exists as soon as `clone3` returns, so nothing is polled.
 pub(super) fn mapped_userns(start: u32, size: u32) -> Result<OwnedFd> {
-    let mut helper = Command::new("unshare")
-        .args(["--user", "--", "sleep", "60"])
-        .env_remove(super::ENV)
-        .env_remove(super::MALLOC_ENV)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ctx("start", "unshare --user (util-linux)")?;
-    let result = (|| {
-        let pid = helper.id();
-        let ours = std::fs::read_link("/proc/self/ns/user").ctx("read", "/proc/self/ns/user")?;
-        let ns_path = PathBuf::from(format!("/proc/{pid}/ns/user"));
-        let deadline = Instant::now() + Duration::from_secs(5);
-        // Wait until the helper has its own namespace.
-        while std::fs::read_link(&ns_path).ok().as_ref() == Some(&ours) {
-            if Instant::now() > deadline {
-                return Err(Error::Timeout {
-                    what: "a user namespace for --userns auto".into(),
-                    seconds: 5,
-                });
-            }
-            std::thread::sleep(Duration::from_millis(1));
+    let (hold, _release) =
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).ctx("create a pipe", "pipe2")?;
+    let args = CloneArgs {
+        namespaces: u64::from(rustix::thread::UnshareFlags::NEWUSER.bits()),
+        cgroup: None,
+    };
+    let pid = match clone3(&args).ctx("create a user namespace", "clone3")? {
+        ForkResult::Child => {
+            // Only async-signal-safe calls here: wait until killed.
+            let _ = rustix::io::read(&hold, &mut [0u8; 1]);
+            exit_immediately(0);
         }
+        ForkResult::Parent { pid } => pid,
+    };
+    let result = (|| {
         let line = format!("0 {start} {size}\n");
         for map in ["uid_map", "gid_map"] {
             let p = format!("/proc/{pid}/{map}");
             std::fs::write(&p, &line).ctx("write", p)?;
         }
+        let ns_path = format!("/proc/{pid}/ns/user");
         let file = std::fs::File::open(&ns_path).ctx("open", &ns_path)?;
         Ok(OwnedFd::from(file))
     })();
-    let _ = helper.kill();
-    let _ = helper.wait();
+    if let Some(child) = rustix::process::Pid::from_raw(pid) {
+        let _ = rustix::process::kill_process(child, rustix::process::Signal::KILL);
+        let _ = rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty());
+    }
     result
+}
+
+/// Idmapped copies of the container's volumes under `scratch` (kept
+/// across restarts): files its root creates are stored as root, so a
+/// volume means the same in every container, whatever its ID range.
+/// Returns (volume directory, idmapped directory) pairs.
+pub(super) fn idmapped_volumes(
+    volumes: &[PathBuf],
+    scratch: &Path,
+    userns: &OwnedFd,
+) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let mut out = Vec::new();
+    for (i, data) in volumes.iter().enumerate() {
+        let dest = scratch.join(format!("v{i}"));
+        if !crate::rootfs::is_mount_point(&dest) {
+            idmapped(data, &dest, userns)?;
+        }
+        out.push((data.clone(), dest));
+    }
+    Ok(out)
 }
 
 /// An idmapped copy of the mount at `src`, attached at `dest`.

@@ -77,6 +77,7 @@ impl MonitorLauncher {
     /// Starts a monitor and waits until the container runs (or, with
     /// `attach_wait`, is created and waits for its attach client).
     pub fn launch(&self, args: &MonitorArgs) -> Result<()> {
+        crate::timing::mark("launch monitor");
         let json = serde_json::to_string(args).map_err(|e| Error::json("monitor arguments", e))?;
         let mut child = Command::new(&self.program)
             .args(&self.args)
@@ -107,6 +108,7 @@ impl MonitorLauncher {
                 }
             }
         }
+        crate::timing::mark("monitor ready line read");
         let log = crate::paths::Paths::new(&args.root, &args.runroot).monitor_log(&args.id);
         let ready: Ready = serde_json::from_str(line.trim()).map_err(|_| Error::Monitor {
             id: args.id.clone(),
@@ -140,8 +142,10 @@ pub fn run_from_env() -> i32 {
         }
     };
     if std::env::var_os(STAGE_ENV).is_none() {
+        crate::timing::mark("monitor stage 1: detach");
         return detach();
     }
+    crate::timing::mark("monitor: detached");
     match run::Monitor::new(args) {
         Ok(m) => m.run(),
         Err((mut ready, e)) => {

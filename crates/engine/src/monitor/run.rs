@@ -163,7 +163,9 @@ impl Monitor {
             }
             backoff = (backoff * 2).min(BACKOFF_MAX);
         };
+        crate::timing::mark("monitor: exit recorded");
         self.remove_if_auto();
+        crate::timing::mark("monitor: removed if --rm");
         self.clients.finish(last_code);
         let _ = std::fs::remove_file(self.ctx.paths.attach_socket(&self.id));
         0
@@ -232,7 +234,9 @@ impl Monitor {
                 self.record_health(result, h.in_start_period(), h.retries());
             }
             if let Some(code) = exit {
+                crate::timing::mark("monitor: init exited");
                 self.drain(&mut run.held);
+                crate::timing::mark("monitor: output drained");
                 return code;
             }
         }
@@ -391,6 +395,7 @@ impl Monitor {
         let Some(rec) = self.ctx.db.container(&self.id)? else {
             return Ok(false);
         };
+        crate::timing::mark("finish: record read");
         let oom = oom_killed(&rec);
         let network = crate::network::for_mode(&self.ctx, &rec.config.network);
         let _ = network.detach(&crate::network::NetworkContext {
@@ -402,7 +407,9 @@ impl Monitor {
         });
         // The root filesystem stays mounted in our namespace (for a restart);
         // it goes away with us.
+        crate::timing::mark("finish: network detached");
         cleanup::release_runtime(&self.ctx, &rec)?;
+        crate::timing::mark("finish: runtime released");
         let (code, error) = match outcome {
             Outcome::Exited(code) => (*code, None),
             Outcome::Failed(e) => (start_failure_code(e), Some(e.to_string())),
@@ -479,6 +486,7 @@ impl Monitor {
     }
 
     fn remove_if_auto(&self) {
+        crate::timing::mark("monitor: remove_if_auto");
         let Ok(_lock) = self.ctx.lock(&self.id) else {
             return;
         };

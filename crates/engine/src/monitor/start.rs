@@ -3,20 +3,21 @@
 //! runtime's `create`, attach the network, then `start`.
 
 use std::os::fd::OwnedFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use brig_snapshot::Snapshotter;
 
 use super::io::{self, Held};
 use super::run::Monitor;
-use crate::config::MountConfig;
+use crate::config::{MountConfig, NetworkMode};
 use crate::error::{Error, IoContext, Result};
 use crate::health::Health;
 use crate::network::{self, NetworkContext};
 use crate::proc::ProcessId;
 use crate::record::{ContainerRecord, State};
 use crate::rootfs::{self, Root};
+use crate::runtime::OciRuntime;
 use crate::spec::{self, SpecInput};
 use crate::users::{self, ResolvedUser};
 
@@ -50,6 +51,7 @@ impl Drop for MountedRoot<'_> {
 /// Starts the container once. `first` is the monitor's first start (the
 /// one its caller waits for).
 pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
+    crate::timing::mark("monitor: start");
     let rec = m
         .ctx
         .db
@@ -63,25 +65,38 @@ pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
         let _ = runtime.delete(&rec.id, true);
     }
     std::fs::create_dir_all(&rootfs_path).ctx("create directory", &rootfs_path)?;
+    let range = m.ctx.db.userns_range(&rec.id)?;
+    let scratch = m.ctx.paths.rootfs_dir().join(format!("{}.idmap", rec.id));
+    let mut userns = None;
     // A restart reuses our mount; a first start clears what the host left.
     if first || !rootfs::is_mount_point(&rootfs_path) {
         rootfs::unmount_all(&rootfs_path)?;
         let mut specs = m.ctx.snapshotter()?.mounts(&rec.id)?;
-        if let Some((start, size)) = m.ctx.db.userns_range(&rec.id)? {
-            let userns = super::idmap::mapped_userns(start, size)?;
-            let scratch = m.ctx.paths.rootfs_dir().join(format!("{}.idmap", rec.id));
-            specs = super::idmap::idmapped_specs(&specs, &scratch, &userns, start)?;
+        if let Some((start, size)) = range {
+            let fd = userns.insert(super::idmap::mapped_userns(start, size)?);
+            specs = super::idmap::idmapped_specs(&specs, &scratch, fd, start)?;
         }
         for spec in specs {
             spec.mount_at(&rootfs_path)?;
         }
     }
+    crate::timing::mark("monitor: rootfs mounted");
     let mut mounted = MountedRoot {
         path: &rootfs_path,
         armed: true,
     };
     let root = Root::open(&rootfs_path)?;
     seed_volumes(m, &rec, &root)?;
+    let volume_maps = match range {
+        Some((start, size)) if has_volumes(&rec) => {
+            let fd = match userns.take() {
+                Some(fd) => fd,
+                None => super::idmap::mapped_userns(start, size)?,
+            };
+            super::idmap::idmapped_volumes(&volume_dirs(m, &rec), &scratch, &fd)?
+        }
+        _ => Vec::new(),
+    };
     let user = resolve_user(&rec, &root)?;
     rootfs::check_command(
         &root,
@@ -90,20 +105,32 @@ pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
         &rec.config.working_dir,
     )?;
     drop(root);
-    write_config(m, &rec, &user, &bundle)?;
+    crate::timing::mark("monitor: rootfs checked");
+    write_config(m, &rec, &user, &bundle, &volume_maps)?;
+    crate::timing::mark("monitor: config written");
     crate::hostfiles::write(&bundle, &rec.config.hostname, &rec.config.network)?;
 
     let console = m.ctx.paths.console_socket(&rec.id);
     let (create_io, pending) = io::prepare(rec.config.tty, rec.config.open_stdin, &console)?;
     let pid_file = bundle.join("init.pid");
     let _ = std::fs::remove_file(&pid_file);
-    runtime.create(
+    // Nothing to do between the runtime's create and start (no network to
+    // attach): one execution of the runtime instead of two.
+    let one_step = matches!(rec.config.network, NetworkMode::None | NetworkMode::Host);
+    let create = if one_step {
+        OciRuntime::run_detached
+    } else {
+        OciRuntime::create
+    };
+    create(
+        &runtime,
         &rec.id,
         &bundle,
         &pid_file,
         &m.ctx.paths.runtime_log(&rec.id),
         create_io,
     )?;
+    crate::timing::mark("monitor: runtime created");
     let created = (|| {
         let held = pending.finish(&console)?;
         let pid = read_pid(&pid_file)?;
@@ -124,7 +151,10 @@ pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
             m.ready.send(Ok(()));
             m.clients.wait_for_first(ATTACH_WAIT);
         }
-        runtime.start(&rec.id)?;
+        if !one_step {
+            runtime.start(&rec.id)?;
+        }
+        crate::timing::mark("monitor: runtime started");
         Ok(Running { pid, pidfd, held })
     })();
     let running = match created {
@@ -137,6 +167,7 @@ pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
     record_running(m, &rec, running.pid)?;
     mounted.armed = false;
     m.ready.send(Ok(()));
+    crate::timing::mark("monitor: running recorded, ready sent");
     Ok(running)
 }
 
@@ -177,11 +208,47 @@ fn seed_volumes(m: &Monitor, rec: &ContainerRecord, root: &Root) -> Result<()> {
     Ok(())
 }
 
+fn has_volumes(rec: &ContainerRecord) -> bool {
+    rec.config
+        .mounts
+        .iter()
+        .any(|m| matches!(m, MountConfig::Volume { .. }))
+}
+
+/// The data directories of the container's volumes, in mount order.
+fn volume_dirs(m: &Monitor, rec: &ContainerRecord) -> Vec<PathBuf> {
+    rec.config
+        .mounts
+        .iter()
+        .filter_map(|mount| match mount {
+            MountConfig::Volume { name, .. } => Some(m.ctx.paths.volume_data(name)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Points the bind mounts of volume directories at their idmapped copies.
+fn use_idmapped_volumes(spec: &mut oci_spec::runtime::Spec, maps: &[(PathBuf, PathBuf)]) {
+    let Some(mounts) = spec.mounts_mut() else {
+        return;
+    };
+    for mount in mounts.iter_mut() {
+        let mapped = mount
+            .source()
+            .as_ref()
+            .and_then(|src| maps.iter().find(|(data, _)| data == src));
+        if let Some((_, idmapped)) = mapped {
+            mount.set_source(Some(idmapped.clone()));
+        }
+    }
+}
+
 fn write_config(
     m: &Monitor,
     rec: &ContainerRecord,
     user: &ResolvedUser,
     bundle: &Path,
+    volume_maps: &[(PathBuf, PathBuf)],
 ) -> Result<()> {
     let host = m.host_facts(rec.config.security.privileged);
     let userns = m.ctx.db.userns_range(&rec.id)?;
@@ -208,6 +275,7 @@ fn write_config(
             .map_err(|e| Error::Spec(e.to_string()))?;
         process.set_console_size(Some(size));
     }
+    use_idmapped_volumes(&mut spec, volume_maps);
     let json = serde_json::to_vec_pretty(&spec).map_err(|e| Error::json("config.json", e))?;
     let tmp = bundle.join("config.json.tmp");
     let path = bundle.join("config.json");

@@ -49,6 +49,7 @@ impl Engine {
         let image = images.resolve(&opts.image)?;
         let image_config =
             ImageConfig::from_blob(&images.config_bytes(&image)?, image.id.as_ref())?;
+        crate::timing::mark("create: image resolved");
         let id = new_id();
         let runtime = find_runtime(self.runtime.as_deref())?;
         let host = RealHost { db: &self.ctx.db };
@@ -75,11 +76,14 @@ impl Engine {
             health: None,
             error: None,
         };
+        crate::timing::mark("create: config built");
         self.ctx.db.insert_container(&rec)?;
+        crate::timing::mark("create: record inserted");
         if let Err(e) = self.prepare(&rec, &images, &image, opts) {
             let _ = cleanup::remove_container(&self.ctx, &rec, true);
             return Err(e);
         }
+        crate::timing::mark("create: snapshot prepared");
         self.ctx.db.modify(&id, |r| {
             r.state = State::Created;
             r.owner = None;
@@ -131,6 +135,9 @@ impl Engine {
 
     /// `-p` host ports another container already publishes.
     fn check_published_ports(&self, config: &ContainerConfig) -> Result<()> {
+        if config.ports.iter().all(|p| p.host_port == 0) {
+            return Ok(());
+        }
         let others = self.ctx.db.containers()?;
         for p in config.ports.iter().filter(|p| p.host_port != 0) {
             let holder = others.iter().find(|c| {

@@ -85,15 +85,17 @@ impl Engine {
     /// whose monitor is gone (killed, or a reboot wiped `/run`) is marked
     /// exited with its leftovers released, so `start` works again.
     pub fn repair(&self) -> Result<()> {
-        let suspects = self.ctx.db.containers_in(&[
+        let suspects = self.ctx.db.liveness_in(&[
             State::Creating,
             State::Removing,
             State::Running,
             State::Paused,
             State::Restarting,
         ])?;
-        for rec in suspects {
-            self.repair_one(&rec)?;
+        for suspect in suspects.iter().filter(|s| s.orphaned()) {
+            if let Some(rec) = self.ctx.db.container(&suspect.id)? {
+                self.repair_one(&rec)?;
+            }
         }
         self.remove_stale_mount_points()
     }
@@ -111,7 +113,7 @@ impl Engine {
         let active: std::collections::HashSet<String> = self
             .ctx
             .db
-            .containers_in(&[
+            .liveness_in(&[
                 State::Running,
                 State::Paused,
                 State::Restarting,

@@ -295,7 +295,9 @@ fn print_warnings(warnings: &[String]) {
 
 pub fn create(ctx: &Context, args: CreateCmd) -> Result<()> {
     let engine = engine(ctx)?;
-    let created = engine.create(&args.create.options()).map_err(fail)?;
+    let mut opts = args.create.options();
+    ctx.apply_defaults(&mut opts);
+    let created = engine.create(&opts).map_err(fail)?;
     print_warnings(&created.warnings);
     println!("{}", created.id);
     Ok(())
@@ -303,9 +305,12 @@ pub fn create(ctx: &Context, args: CreateCmd) -> Result<()> {
 
 pub fn run(ctx: &Context, args: RunArgs) -> Result<()> {
     let engine = engine(ctx)?;
-    let opts = args.create.options();
+    let mut opts = args.create.options();
+    ctx.apply_defaults(&mut opts);
     let (tty, interactive) = (opts.tty, opts.interactive);
+    brig_engine::timing::mark("cli: engine opened");
     let created = engine.create(&opts).map_err(fail)?;
+    brig_engine::timing::mark("cli: created");
     print_warnings(&created.warnings);
     if args.detach {
         engine.start(&created.id, false).map_err(fail)?;
@@ -315,7 +320,9 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<()> {
     engine
         .start_with(&created.id, true, terminal_size(tty))
         .map_err(fail)?;
+    brig_engine::timing::mark("cli: started, attaching");
     let code = attach_and_relay(&engine, &created.id, tty, interactive, args.sig_proxy)?;
+    brig_engine::timing::mark("cli: relay done");
     exit_code(code)
 }
 
