@@ -49,21 +49,13 @@ impl Bundle {
 /// Parses config.json, naming the exact field at fault on error.
 pub fn parse_config(path: &Path) -> Result<Spec> {
     let data = std::fs::read(path).map_err(|e| Error::io("cannot open", path, e))?;
-    // The plain parse is the fast path; the path-tracking one (a second copy
-    // of every deserializer) only runs, and is only paged in, for an error.
-    serde_json::from_slice(&data).or_else(|_| {
-        let mut de = serde_json::Deserializer::from_slice(&data);
-        serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let field = match e.path().to_string() {
-                p if p == "." => "(document)".to_string(),
-                p => p,
-            };
-            Error::Config {
-                file: path.to_path_buf(),
-                field,
-                reason: e.into_inner().to_string(),
-            }
-        })
+    crate::json_path::from_slice(&data).map_err(|e| Error::Config {
+        file: path.to_path_buf(),
+        field: match e.path {
+            p if p.is_empty() => "(document)".to_owned(),
+            p => p,
+        },
+        reason: e.reason,
     })
 }
 

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod hooks;
 pub mod idmap;
+pub mod json_path;
 pub mod lsm;
 pub mod namespaces;
 pub mod pause;

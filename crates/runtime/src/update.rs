@@ -240,14 +240,13 @@ fn check_not_negative(flag: &'static str, value: i64) -> Result<()> {
 /// Parses a resources file (runc's `update --resources` format: a
 /// `linux.resources` object); errors name the file and the field.
 pub fn resources_from_json(data: &[u8], file: &Path) -> Result<LinuxResources> {
-    let de = &mut serde_json::Deserializer::from_slice(data);
-    serde_path_to_error::deserialize(de).map_err(|e| Error::Config {
+    crate::json_path::from_slice(data).map_err(|e| Error::Config {
         file: file.to_path_buf(),
-        field: match e.path().to_string().as_str() {
-            "." => "linux.resources".to_owned(),
+        field: match e.path.as_str() {
+            "" => "linux.resources".to_owned(),
             path => format!("linux.resources.{path}"),
         },
-        reason: e.inner().to_string(),
+        reason: e.reason,
     })
 }
 

@@ -362,7 +362,7 @@ fn malformed_entries_name_the_field() {
 
 #[test]
 fn unknown_actions_and_operators_fail_when_parsing_with_the_field() {
-    // The runtime parses config.json with serde_path_to_error, which names these paths.
+    // The runtime parses config.json with json_path, which names these paths.
     for (text, path) in [
         (
             r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_BOGUS"}]}"#,
@@ -374,10 +374,9 @@ fn unknown_actions_and_operators_fail_when_parsing_with_the_field() {
         ),
         (r#"{"defaultAction":"SCMP_ACT_NOPE"}"#, "defaultAction"),
     ] {
-        let mut de = serde_json::Deserializer::from_str(text);
-        let err = serde_path_to_error::deserialize::<_, LinuxSeccomp>(&mut de).unwrap_err();
-        assert_eq!(err.path().to_string(), path);
-        assert!(err.to_string().contains("unknown variant"), "{err}");
+        let err = crate::json_path::from_slice::<LinuxSeccomp>(text.as_bytes()).unwrap_err();
+        assert_eq!(err.path, path);
+        assert!(err.reason.contains("unknown variant"), "{err:?}");
     }
 }
 
