@@ -17,11 +17,9 @@ pub fn dispatch(global: &Global, command: Command) -> Result<i32> {
         Command::Spec { bundle, rootless } => query::spec(&bundle, rootless),
         Command::Create(args) => lifecycle::create(&store, args, global.systemd_cgroup),
         Command::Start { id } => lifecycle::start(&store, &id),
-        Command::Run {
-            create,
-            detach,
-            keep: _,
-        } => lifecycle::run(&store, create, detach, global.systemd_cgroup),
+        Command::Run { create, detach } => {
+            lifecycle::run(&store, create, detach, global.systemd_cgroup)
+        }
         Command::State { id } => query::state(&store, &id),
         Command::Kill { id, signal, all } => lifecycle::kill(&store, &id, signal.as_deref(), all),
         Command::Delete { id, force } => lifecycle::delete(&store, &id, force),
