@@ -127,9 +127,15 @@ impl Channel {
 
     /// Receives one message; `Ok(None)` when the other side closed (or exec'd).
     pub fn recv<T: for<'de> Deserialize<'de>>(&self) -> Result<Option<T>, ChannelError> {
-        let mut buf = vec![0u8; 64 * 1024];
+        // Uninitialised capacity: zeroing 64 KiB would touch (and, in the
+        // freshly cloned init, copy) 16 pages for a message of a few bytes.
+        let mut buf = Vec::with_capacity(64 * 1024);
         let n = loop {
-            match rustix::net::recv(&self.fd, &mut buf[..], RecvFlags::empty()) {
+            match rustix::net::recv(
+                &self.fd,
+                rustix::buffer::spare_capacity(&mut buf),
+                RecvFlags::empty(),
+            ) {
                 Ok((n, _)) => break n,
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(rustix::io::Errno::CONNRESET) => return Ok(None),
@@ -139,7 +145,7 @@ impl Channel {
         if n == 0 {
             return Ok(None);
         }
-        Ok(Some(serde_json::from_slice(&buf[..n])?))
+        Ok(Some(serde_json::from_slice(&buf)?))
     }
 
     pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
