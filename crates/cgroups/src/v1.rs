@@ -193,9 +193,10 @@ impl CgroupManager for V1Manager {
             if let Some(dir) = freezer {
                 freezer::set_v1(dir, FreezerState::Thawed)?;
             }
+            // Nothing can join a cgroup that was empty: wait only after killing.
+            let first = self.dirs.first().map(|d| d.dir.clone()).unwrap_or_default();
+            lifecycle::wait_until_empty(&first, || self.pids())?;
         }
-        let first = self.dirs.first().map(|d| d.dir.clone()).unwrap_or_default();
-        lifecycle::wait_until_empty(&first, || self.pids())?;
         self.remove_dirs()
     }
 }

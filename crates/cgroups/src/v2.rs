@@ -216,8 +216,9 @@ impl CgroupManager for V2Manager {
                 lifecycle::kill_all(&self.pids()?);
                 freezer::set_v2(&self.dir, FreezerState::Thawed)?;
             }
+            // Nothing can join a cgroup that was empty: wait only after killing.
+            lifecycle::wait_until_empty(&self.dir, || self.pids())?;
         }
-        lifecycle::wait_until_empty(&self.dir, || self.pids())?;
         self.remove_dirs()
     }
 }
