@@ -7,6 +7,7 @@
 //! crun refuses hybrid cgroups.
 
 mod machine;
+mod network;
 mod procs;
 mod report;
 mod seccomp;
@@ -48,6 +49,10 @@ struct Args {
     /// brig-runtime binary (default: next to this binary, else the workspace's target dir).
     #[arg(long)]
     brig: Option<PathBuf>,
+    /// Instead of the runtimes: `brig run --rm` with `--network none` against
+    /// the default bridge (and Podman with netavark), this `brig` binary.
+    #[arg(long, value_name = "BRIG")]
+    engine_network: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -76,6 +81,10 @@ fn main() -> anyhow::Result<()> {
     println!("# brig-bench\n\ncommand: `{}`\n", argv.join(" "));
     for line in machine::describe() {
         println!("- {line}");
+    }
+    if let Some(brig) = &args.engine_network {
+        let runtime = binary_of("brig", args.brig.as_deref())?;
+        return network::run(brig, &runtime, args.iterations);
     }
     let work = TestDir::new("bench");
     let bundles = Bundles::new(args.seccomp);

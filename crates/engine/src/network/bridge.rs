@@ -2,9 +2,11 @@
 //! the database, plumb the veths (brig-net, netlink), sync the firewall and
 //! the hosts files; undo all of it on failure, on exit and after a crash.
 //!
-//! Host-side changes happen under one lock per root (`<runroot>/network.lock`),
-//! so two `brig` processes never render the firewall from different views or
-//! race a bridge's creation against its removal.
+//! Host-side changes happen under one host-wide lock
+//! (`/run/brig-network.lock`), so two `brig` processes never render the
+//! firewall from different views, race a bridge's creation against its
+//! removal, or (with different `--root`s) pick one free subnet for two
+//! bridges.
 
 use std::net::IpAddr;
 use std::os::fd::OwnedFd;
@@ -17,19 +19,20 @@ use brig_net::setup::{self, BridgeSpec, ContainerLinkSpec};
 use super::config::BridgeConfig;
 use super::error::NetworkError;
 use super::store::{self, Endpoint, NetworkRecord};
+use super::trace::Phases;
 use super::{Attachment, NetworkContext, firewall, hosts, manage, names};
 use crate::config::PortBinding;
 use crate::ctx::Ctx;
 use crate::db::TxError;
 use crate::error::{Error, Result};
 
-/// The per-root lock around host-side network changes (released on drop).
+/// The host-wide lock around network changes (released on drop).
 #[derive(Debug)]
 pub struct NetLock(#[allow(dead_code)] OwnedFd);
 
 impl NetLock {
-    pub fn acquire(ctx: &Ctx) -> Result<NetLock> {
-        let path = ctx.paths.runroot().join("network.lock");
+    pub fn acquire() -> Result<NetLock> {
+        let path = std::path::PathBuf::from(LOCK_PATH);
         let lock_err = |source: std::io::Error| NetworkError::Lock {
             path: path.clone(),
             source,
@@ -46,6 +49,9 @@ impl NetLock {
     }
 }
 
+/// Shared by every brig root on the host: the subnets and links are the host's.
+pub const LOCK_PATH: &str = "/run/brig-network.lock";
+
 /// Attaches the container to every network of `config`, or to the one
 /// named `only` (`network connect` of a running container).
 pub fn attach(
@@ -54,16 +60,23 @@ pub fn attach(
     config: &BridgeConfig,
     only: Option<&str>,
 ) -> Result<Attachment> {
+    let mut phases = Phases::start("attach");
     let tag = names::root_tag(ctx.paths.root());
-    let _lock = NetLock::acquire(ctx)?;
+    let _lock = NetLock::acquire()?;
+    phases.mark("lock");
     // Whatever an earlier run of this container left (a crashed monitor).
     release_locked(ctx, &tag, net.id, only)?;
     let records = manage::networks_for(ctx, &tag, config)?;
     let endpoints = claim(ctx, net, config, &records, only)?;
+    phases.mark("database");
     let done = plumb(net, &records, &endpoints).and_then(|()| {
+        phases.mark("links");
         firewall::sync(ctx, &names::table(&tag))?;
+        phases.mark("firewall");
         let refs: Vec<&NetworkRecord> = records.iter().collect();
-        hosts::refresh(ctx, &refs, Some(net.id))
+        hosts::refresh(ctx, &refs, Some(net.id))?;
+        phases.mark("hosts");
+        Ok(())
     });
     if let Err(e) = done {
         let _ = release_locked(ctx, &tag, net.id, only);
@@ -83,32 +96,35 @@ pub fn release(ctx: &Ctx, container_id: &str, network: Option<&str>) -> Result<(
         return Ok(());
     }
     let tag = names::root_tag(ctx.paths.root());
-    let _lock = NetLock::acquire(ctx)?;
+    let _lock = NetLock::acquire()?;
     release_locked(ctx, &tag, container_id, network)
 }
 
 fn release_locked(ctx: &Ctx, tag: &str, container_id: &str, network: Option<&str>) -> Result<()> {
+    let mut phases = Phases::start("detach");
     let removed = ctx.db.remove_endpoints(container_id, network)?;
     if removed.is_empty() {
         return Ok(());
     }
+    phases.mark("database");
     let netlink = Netlink::open().map_err(NetworkError::from)?;
     for endpoint in &removed {
         // Gone already when the container's namespace died with it.
         setup::detach_container(&netlink, &endpoint.host_ifname).map_err(NetworkError::from)?;
     }
+    phases.mark("links");
+    // Bridges stay with their network (`network rm` removes them): deleting
+    // and re-creating one costs ~70 ms of kernel time per container.
     let networks = ctx.db.networks()?;
     let touched: Vec<&NetworkRecord> = networks
         .iter()
         .filter(|n| removed.iter().any(|e| e.network == n.name))
         .collect();
-    for network in &touched {
-        if ctx.db.endpoints_on(&network.name)?.is_empty() {
-            setup::remove_bridge(&netlink, &network.bridge).map_err(NetworkError::from)?;
-        }
-    }
     firewall::sync(ctx, &names::table(tag))?;
-    hosts::refresh(ctx, &touched, None)
+    phases.mark("firewall");
+    hosts::refresh(ctx, &touched, None)?;
+    phases.mark("hosts");
+    Ok(())
 }
 
 /// Allocates addresses and host ports and records the endpoints, all in one

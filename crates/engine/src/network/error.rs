@@ -12,8 +12,6 @@ pub enum NetworkError {
         "network {name} has active containers ({containers}); stop them or `brig network disconnect` them first"
     )]
     NetworkInUse { name: String, containers: String },
-    #[error("{0} is brig's default network and cannot be removed")]
-    Predefined(String),
     #[error(
         "network {network}: subnet {subnet} overlaps {route}, a route already on this host; recreate the network with another --subnet"
     )]
@@ -53,7 +51,6 @@ impl NetworkError {
             NetworkError::NoSuchNetwork(_) => ErrorKind::NotFound,
             NetworkError::NetworkExists(_)
             | NetworkError::NetworkInUse { .. }
-            | NetworkError::Predefined(_)
             | NetworkError::SubnetOnHost { .. }
             | NetworkError::HostPortBusy { .. } => ErrorKind::Conflict,
             NetworkError::Ipam { .. } => ErrorKind::Invalid,

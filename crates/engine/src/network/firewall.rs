@@ -1,8 +1,8 @@
-//! brig's nftables state, computed from the database: every network with at
-//! least one member, every published port. Applied as one `nft -f`
-//! transaction into the root's own table; skipped when the script is the one
-//! applied last (most container starts on an existing network change
-//! nothing here), and the table disappears with the last member.
+//! brig's nftables state, computed from the database: every network, every
+//! published port. Applied as one `nft -f` transaction into the root's own
+//! table; skipped when the script is the one applied last (a container
+//! without published ports or its own allow list changes nothing here), and
+//! the table disappears with the last network.
 
 use std::net::IpAddr;
 
@@ -25,9 +25,6 @@ pub fn plan(networks: &[NetworkRecord], endpoints: &[Endpoint]) -> FirewallPlan 
             .iter()
             .filter(|e| e.network == network.name)
             .collect();
-        if members.is_empty() {
-            continue;
-        }
         let container_egress = members
             .iter()
             .filter(|e| !e.egress_allow.is_empty())

@@ -133,16 +133,11 @@ impl Engine {
     }
 
     /// Removes a network without active members, its bridge and its rules.
+    /// The default network may be removed too: it comes back on next use.
     pub fn network_remove(&self, reference: &str) -> Result<String> {
-        if reference == DEFAULT_NETWORK {
-            return Err(NetworkError::Predefined(reference.to_owned()).into());
-        }
         let info = self.network_find(reference)?;
         let name = info.record.name.clone();
-        if name == DEFAULT_NETWORK {
-            return Err(NetworkError::Predefined(name).into());
-        }
-        let _lock = NetLock::acquire(&self.ctx)?;
+        let _lock = NetLock::acquire()?;
         if let Err(members) = self.ctx.db.delete_network(&name)? {
             return Err(NetworkError::NetworkInUse {
                 name,
@@ -158,7 +153,7 @@ impl Engine {
         Ok(name)
     }
 
-    /// Removes every user network without active members.
+    /// Removes every user network without active members (not `brig`).
     pub fn network_prune(&self) -> Result<Vec<String>> {
         let mut removed = Vec::new();
         for info in self.network_list()? {

@@ -19,6 +19,7 @@ pub mod hosts;
 pub mod manage;
 pub mod names;
 pub mod store;
+pub mod trace;
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,170 @@
+//! `--engine-network`: what bridge networking adds to a container's life.
+//! `brig run --rm IMAGE true` with `--network none` against the default
+//! bridge (samples alternate, so load hits both alike), and the same for
+//! Podman with netavark when it is installed. Each engine gets its own
+//! temporary --root/--runroot and a one-layer busybox image.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use brig_testkit::TestDir;
+
+use crate::stats::summarize;
+
+const IMAGE: &str = "busybox:bench";
+
+/// One engine's command line up to the subcommand.
+struct Engine {
+    name: &'static str,
+    base: Vec<String>,
+    /// `CONTAINERS_CONF` for Podman.
+    conf: Option<PathBuf>,
+}
+
+impl Engine {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.base[0]);
+        if let Some(conf) = &self.conf {
+            cmd.env("CONTAINERS_CONF", conf);
+        }
+        cmd.args(&self.base[1..])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        cmd
+    }
+
+    fn must(&self, args: &[&str]) -> anyhow::Result<()> {
+        let out = self
+            .command(args)
+            .stderr(Stdio::piped())
+            .output()
+            .with_context(|| format!("running {} {args:?}", self.name))?;
+        if !out.status.success() {
+            bail!(
+                "{} {args:?}: {}",
+                self.name,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
+    /// Wall time of one command in milliseconds.
+    fn time(&self, args: &[&str]) -> anyhow::Result<f64> {
+        let start = Instant::now();
+        self.must(args)?;
+        Ok(start.elapsed().as_secs_f64() * 1000.0)
+    }
+}
+
+/// Runs the comparison and prints a Markdown table.
+pub fn run(brig: &Path, runtime: &Path, iterations: usize) -> anyhow::Result<()> {
+    let work = TestDir::new("bench-net");
+    let tar = busybox_tar(&work)?;
+    let mut engines = vec![Engine {
+        name: "brig",
+        base: vec![
+            brig.display().to_string(),
+            "--root".into(),
+            work.join("brig-root").display().to_string(),
+            "--runroot".into(),
+            work.join("brig-run").display().to_string(),
+            "--runtime".into(),
+            runtime.display().to_string(),
+        ],
+        conf: None,
+    }];
+    match podman_backend() {
+        Some(backend) if backend == "netavark" => {
+            let conf = Some(podman_conf(&work)?);
+            engines.push(Engine {
+                conf,
+                name: "podman",
+                base: vec![
+                    "podman".into(),
+                    "--root".into(),
+                    work.join("podman-root").display().to_string(),
+                    "--runroot".into(),
+                    work.join("podman-run").display().to_string(),
+                ],
+            });
+        }
+        Some(other) => println!("- podman uses {other}, not netavark: not measured"),
+        None => println!("- podman is not installed: not measured"),
+    }
+    println!(
+        "\n| engine | `--network none` (ms) | default bridge (ms) | added (ms) | bridge p99 (ms) |"
+    );
+    println!("|---|---|---|---|---|");
+    for engine in &engines {
+        let tar = tar.display().to_string();
+        engine.must(&["import", &tar, IMAGE])?;
+        let none = ["run", "--rm", "--network", "none", IMAGE, "true"];
+        let bridge = ["run", "--rm", IMAGE, "true"];
+        // Warm up: the default network and its bridge are made on first use.
+        engine.time(&none)?;
+        engine.time(&bridge)?;
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..iterations {
+            a.push(engine.time(&none)?);
+            b.push(engine.time(&bridge)?);
+        }
+        let (Some(a), Some(b)) = (summarize(&a), summarize(&b)) else {
+            bail!("no samples (--iterations 0)");
+        };
+        println!(
+            "| {} | {:.1} | {:.1} | {:+.1} | {:.1} |",
+            engine.name,
+            a.median,
+            b.median,
+            b.median - a.median,
+            b.p99
+        );
+    }
+    println!("\nmedians of {iterations} alternating samples each");
+    Ok(())
+}
+
+/// The ulimits this machine allows, cgroupfs and file events (as
+/// `scripts/bench-engine` sets them), through `CONTAINERS_CONF`.
+fn podman_conf(work: &TestDir) -> anyhow::Result<PathBuf> {
+    let path = work.join("containers.conf");
+    std::fs::write(
+        &path,
+        "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+    )?;
+    Ok(path)
+}
+
+fn podman_backend() -> Option<String> {
+    let out = Command::new("podman")
+        .args(["info", "--format", "{{.Host.NetworkBackend}}"])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// The tests' busybox tree as a tar both engines can import.
+fn busybox_tar(work: &TestDir) -> anyhow::Result<PathBuf> {
+    let tree = work.join("tree");
+    brig_testkit::rootfs::install_busybox_rootfs(&tree);
+    let tar = work.join("busybox.tar");
+    let status = Command::new("tar")
+        .arg("-C")
+        .arg(&tree)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .context("running tar")?;
+    if !status.success() {
+        bail!("tar of {} failed", tree.display());
+    }
+    Ok(tar)
+}
