@@ -41,6 +41,9 @@ pub(crate) struct Staged {
     final_path: PathBuf,
     stats: ApplyStats,
     _lock: File,
+    /// For a layer unpacked during a load: its blob's lock, which keeps
+    /// another load from taking the directory for a leftover.
+    _blob_lock: Option<File>,
 }
 
 /// What [`LayerStore::gc`] freed.
@@ -146,7 +149,7 @@ impl LayerStore {
         let Some((final_path, lock)) = self.lock_if_absent(chain_id)? else {
             return Ok(None);
         };
-        self.remove_stale_temps(chain_id);
+        self.remove_stale_temps(chain_id.digest());
         let temp = self.temp_dir(&format!("{}-", chain_id.digest()))?;
         let (stats, actual) = unpack_blob(blob()?, compression, temp.path(), &self.opts)?;
         if actual != *diff_id {
@@ -161,6 +164,7 @@ impl LayerStore {
             final_path,
             stats,
             _lock: lock,
+            _blob_lock: None,
         }))
     }
 
@@ -171,7 +175,7 @@ impl LayerStore {
         if final_path.is_dir() {
             return Ok(None);
         }
-        let lock = self.lock(chain_id)?;
+        let lock = self.lock(chain_id.digest())?;
         if final_path.is_dir() {
             return Ok(None);
         }
@@ -198,6 +202,7 @@ impl LayerStore {
             final_path,
             stats: p.stats,
             _lock: lock,
+            _blob_lock: Some(p.lock),
         }))
     }
 
@@ -290,7 +295,7 @@ impl LayerStore {
             if keep.contains(&chain_id) {
                 continue;
             }
-            let Some(_lock) = self.try_lock(&chain_id)? else {
+            let Some(_lock) = self.try_lock(chain_id.digest())? else {
                 continue;
             };
             let path = self.path(&chain_id);
@@ -302,18 +307,20 @@ impl LayerStore {
             fs::rename(&path, &doomed).map_err(|e| Error::io("move aside", &path, e))?;
             report.bytes_freed += crate::usage::disk_usage(&doomed);
             fs::remove_dir_all(&doomed).map_err(|e| Error::io("remove", &doomed, e))?;
-            let _ = fs::remove_file(self.lock_path(&chain_id));
+            let _ = fs::remove_file(self.lock_path(chain_id.digest()));
             report.layers_removed += 1;
         }
         Ok(report)
     }
 
-    fn lock_path(&self, chain_id: &Digest) -> PathBuf {
-        self.dir.join(".locks").join(chain_id.digest())
+    /// The lock file `name` (a chain ID's hex, or `blob-HEX` for a layer
+    /// unpacked during a load before its chain ID is known).
+    fn lock_path(&self, name: &str) -> PathBuf {
+        self.dir.join(".locks").join(name)
     }
 
-    fn lock_file(&self, chain_id: &Digest) -> Result<File> {
-        let path = self.lock_path(chain_id);
+    fn lock_file(&self, name: &str) -> Result<File> {
+        let path = self.lock_path(name);
         OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -322,20 +329,20 @@ impl LayerStore {
             .map_err(|e| Error::io("open lock file", &path, e))
     }
 
-    fn lock(&self, chain_id: &Digest) -> Result<File> {
-        let file = self.lock_file(chain_id)?;
+    fn lock(&self, name: &str) -> Result<File> {
+        let file = self.lock_file(name)?;
         file.lock()
-            .map_err(|e| Error::io("lock", self.lock_path(chain_id), e))?;
+            .map_err(|e| Error::io("lock", self.lock_path(name), e))?;
         Ok(file)
     }
 
-    fn try_lock(&self, chain_id: &Digest) -> Result<Option<File>> {
-        let file = self.lock_file(chain_id)?;
+    pub(crate) fn try_lock(&self, name: &str) -> Result<Option<File>> {
+        let file = self.lock_file(name)?;
         Ok(file.try_lock().is_ok().then_some(file))
     }
 
-    /// Leftovers of an interrupted unpack of this layer (we hold its lock).
-    fn remove_stale_temps(&self, chain_id: &Digest) {
+    /// Leftovers of an interrupted unpack named `name` (we hold its lock).
+    pub(crate) fn remove_stale_temps(&self, name: &str) {
         let tmp = self.dir.join(".tmp");
         let Ok(entries) = fs::read_dir(&tmp) else {
             return;
@@ -344,7 +351,7 @@ impl LayerStore {
             if entry
                 .file_name()
                 .to_string_lossy()
-                .starts_with(chain_id.digest())
+                .starts_with(&format!("{name}-"))
             {
                 let _ = fs::remove_dir_all(entry.path());
             }

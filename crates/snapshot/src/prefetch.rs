@@ -28,6 +28,8 @@ pub(crate) struct Prefetched {
     pub temp: tempfile::TempDir,
     pub diff_id: Digest,
     pub stats: ApplyStats,
+    /// `blob-HEX`'s lock: while it is held the directory is in use.
+    pub lock: std::fs::File,
 }
 
 /// Layers unpacked during a load, by blob digest.
@@ -82,7 +84,7 @@ pub(crate) fn load_layout_unpacking(
                     let Ok(blob) = next else { break };
                     // A failure here only costs the overlap: the layer is
                     // unpacked again, and any real error reported, later.
-                    if let Ok(p) = prefetch(path, layers, &blob) {
+                    if let Ok(Some(p)) = prefetch(path, layers, &blob) {
                         done.lock()
                             .unwrap_or_else(|p| p.into_inner())
                             .insert(blob, p);
@@ -103,8 +105,14 @@ pub(crate) fn load_layout_unpacking(
 }
 
 /// Unpacks a layer blob of the layout at `layout` into a temporary
-/// directory of `layers`.
-fn prefetch(layout: &Path, layers: &LayerStore, blob: &Digest) -> Result<Prefetched> {
+/// directory of `layers`; `None` when another load is unpacking it.
+fn prefetch(layout: &Path, layers: &LayerStore, blob: &Digest) -> Result<Option<Prefetched>> {
+    let name = format!("blob-{}", blob.digest());
+    let Some(lock) = layers.try_lock(&name)? else {
+        return Ok(None);
+    };
+    // What an interrupted load left of this blob's unpack.
+    layers.remove_stale_temps(&name);
     let path = layout
         .join("blobs")
         .join(blob.algorithm().as_ref())
@@ -115,11 +123,12 @@ fn prefetch(layout: &Path, layers: &LayerStore, blob: &Digest) -> Result<Prefetc
         .fill_buf()
         .map_err(|e| Error::io("read blob", blob.to_string(), e))?;
     let compression = sniff_compression(head);
-    let temp = layers.temp_dir(&format!("blob-{}-", blob.digest()))?;
+    let temp = layers.temp_dir(&format!("{name}-"))?;
     let (stats, diff_id) = unpack_blob(reader, compression, temp.path(), layers.options())?;
-    Ok(Prefetched {
+    Ok(Some(Prefetched {
         temp,
         diff_id,
         stats,
-    })
+        lock,
+    }))
 }
