@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use brig_testkit::registry::{Kind, PASSWORD, Registry, USER};
-use common::{Brig, Run, have_image_tools, tool, umoci_image};
+use common::{Brig, Run, have_image_tools, login_args, tool, umoci_image};
 
 /// Writes `docker-credential-brigtest` into `<dir>/bin`: it keeps one login
 /// in `<dir>/store.json` and logs each call to `<dir>/calls`.
@@ -133,15 +133,7 @@ fn login_and_logout_use_the_creds_store_helper() {
     let certs = certs.to_str().unwrap();
     let name = format!("{}/{repo}", registry.addr);
 
-    let login = [
-        "login",
-        "-u",
-        USER,
-        "--password-stdin",
-        "--cert-dir",
-        certs,
-        &registry.addr,
-    ];
+    let login = login_args(USER, certs, &registry.addr);
     let r = run_with_helper(&brig, &bin, &login, Some(&format!("{PASSWORD}\n")));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let stored: serde_json::Value =

@@ -5,7 +5,7 @@
 mod common;
 
 use brig_testkit::registry::{Kind, PASSWORD, Registry, USER};
-use common::{Brig, have_image_tools, tool, umoci_image};
+use common::{Brig, have_image_tools, login_args, tool, umoci_image};
 use serde_json::Value;
 
 /// Copies a two-layer umoci image into the registry as `repo:tag` with skopeo.
@@ -187,18 +187,7 @@ fn login_stores_credentials_that_pull_uses_and_logout_removes_them() {
     let name = format!("{}/private/app:1", registry.addr);
     brig.fails(&["pull", "--cert-dir", certs, &name], &["brig login"]);
 
-    let bad = brig.run_with_stdin(
-        &[
-            "login",
-            "-u",
-            USER,
-            "--password-stdin",
-            "--cert-dir",
-            certs,
-            &registry.addr,
-        ],
-        b"wrong\n",
-    );
+    let bad = brig.run_with_stdin(&login_args(USER, certs, &registry.addr), b"wrong\n");
     assert_eq!(bad.code, common::ENGINE_ERROR, "{}", bad.stderr);
     assert!(
         !brig.path("auth.json").exists(),
@@ -206,15 +195,7 @@ fn login_stores_credentials_that_pull_uses_and_logout_removes_them() {
     );
 
     let r = brig.run_with_stdin(
-        &[
-            "login",
-            "-u",
-            USER,
-            "--password-stdin",
-            "--cert-dir",
-            certs,
-            &registry.addr,
-        ],
+        &login_args(USER, certs, &registry.addr),
         format!("{PASSWORD}\n").as_bytes(),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);

@@ -187,6 +187,20 @@ fn name_of(p: &Path) -> String {
 #[allow(unused_imports)]
 pub use brig_testkit::tools::{have_tool, run_tool as tool};
 
+/// `login -u USER --password-stdin --cert-dir CERTS ADDR` (the password
+/// then goes to stdin).
+pub fn login_args<'a>(user: &'a str, certs: &'a str, addr: &'a str) -> [&'a str; 7] {
+    [
+        "login",
+        "-u",
+        user,
+        "--password-stdin",
+        "--cert-dir",
+        certs,
+        addr,
+    ]
+}
+
 /// A small root filesystem: a file, a nested file, a symlink.
 pub fn make_rootfs(dir: &Path, greeting: &str) {
     std::fs::create_dir_all(dir.join("etc")).unwrap();
