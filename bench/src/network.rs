@@ -89,6 +89,9 @@ pub fn run(brig: &Path, runtime: &Path, iterations: usize) -> anyhow::Result<()>
                     work.join("podman-root").display().to_string(),
                     "--runroot".into(),
                     work.join("podman-run").display().to_string(),
+                    // crun refuses this machine's hybrid cgroups.
+                    "--runtime".into(),
+                    "runc".into(),
                 ],
             });
         }
@@ -123,8 +126,17 @@ pub fn run(brig: &Path, runtime: &Path, iterations: usize) -> anyhow::Result<()>
             b.median - a.median,
             b.p99
         );
+        if engine.name == "brig" {
+            // The default network's bridge and table live until it is removed.
+            engine.must(&["network", "rm", "brig"])?;
+        }
     }
     println!("\nmedians of {iterations} alternating samples each");
+    if engines.iter().any(|e| e.name == "podman") {
+        println!(
+            "note: netavark leaves its base iptables chains (NETAVARK_*) in `ip nat`/`ip filter` after its last container"
+        );
+    }
     Ok(())
 }
 
