@@ -99,37 +99,55 @@ pub fn run(brig: &Path, runtime: &Path, iterations: usize) -> anyhow::Result<()>
         None => println!("- podman is not installed: not measured"),
     }
     println!(
-        "\n| engine | `--network none` (ms) | default bridge (ms) | added (ms) | bridge p99 (ms) |"
+        "\n| engine | `--network none` (ms) | default bridge (ms) | added (ms) | user network (ms) | added (ms) |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     for engine in &engines {
         let tar = tar.display().to_string();
         engine.must(&["import", &tar, IMAGE])?;
-        let none = ["run", "--rm", "--network", "none", IMAGE, "true"];
-        let bridge = ["run", "--rm", IMAGE, "true"];
-        // Warm up: the default network and its bridge are made on first use.
-        engine.time(&none)?;
-        engine.time(&bridge)?;
-        let (mut a, mut b) = (Vec::new(), Vec::new());
-        for _ in 0..iterations {
-            a.push(engine.time(&none)?);
-            b.push(engine.time(&bridge)?);
+        // A user network's bridge lives until `network rm`; the default
+        // network's goes with its last member (Podman's user networks would
+        // be written to /etc/containers/networks: brig only).
+        let user = engine.name == "brig";
+        if user {
+            engine.must(&["network", "create", "benchnet"])?;
         }
-        let (Some(a), Some(b)) = (summarize(&a), summarize(&b)) else {
-            bail!("no samples (--iterations 0)");
+        let modes: &[&[&str]] = if user {
+            &[&["--network", "none"], &[], &["--network", "benchnet"]]
+        } else {
+            &[&["--network", "none"], &[]]
+        };
+        let mut samples = vec![Vec::new(); modes.len()];
+        for round in 0..=iterations {
+            for (mode, out) in modes.iter().zip(samples.iter_mut()) {
+                let mut args = vec!["run", "--rm"];
+                args.extend(mode.iter());
+                args.extend([IMAGE, "true"]);
+                let ms = engine.time(&args)?;
+                // Round 0 warms up (image, first network use).
+                if round > 0 {
+                    out.push(ms);
+                }
+            }
+        }
+        if user {
+            engine.must(&["network", "rm", "benchnet"])?;
+        }
+        let medians: Vec<f64> = samples
+            .iter()
+            .map(|s| summarize(s).map_or(f64::NAN, |s| s.median))
+            .collect();
+        let cell = |i: usize| match medians.get(i) {
+            Some(m) => format!("{m:.1} | {:+.1}", m - medians[0]),
+            None => "- | -".to_owned(),
         };
         println!(
-            "| {} | {:.1} | {:.1} | {:+.1} | {:.1} |",
+            "| {} | {:.1} | {} | {} |",
             engine.name,
-            a.median,
-            b.median,
-            b.median - a.median,
-            b.p99
+            medians[0],
+            cell(1),
+            cell(2)
         );
-        if engine.name == "brig" {
-            // The default network's bridge and table live until it is removed.
-            engine.must(&["network", "rm", "brig"])?;
-        }
     }
     println!("\nmedians of {iterations} alternating samples each");
     if engines.iter().any(|e| e.name == "podman") {

@@ -16,7 +16,7 @@ use brig_net::firewall::{Protocol, RANDOM_PORT_RANGE, check_port_conflicts, pick
 use brig_net::ipam::{Pool, Subnet};
 use brig_net::setup::{self, BridgeSpec, ContainerLinkSpec};
 
-use super::config::BridgeConfig;
+use super::config::{BridgeConfig, DEFAULT_NETWORK};
 use super::error::NetworkError;
 use super::store::{self, Endpoint, NetworkRecord};
 use super::trace::Phases;
@@ -113,13 +113,20 @@ fn release_locked(ctx: &Ctx, tag: &str, container_id: &str, network: Option<&str
         setup::detach_container(&netlink, &endpoint.host_ifname).map_err(NetworkError::from)?;
     }
     phases.mark("links");
-    // Bridges stay with their network (`network rm` removes them): deleting
-    // and re-creating one costs ~70 ms of kernel time per container.
     let networks = ctx.db.networks()?;
     let touched: Vec<&NetworkRecord> = networks
         .iter()
         .filter(|n| removed.iter().any(|e| e.network == n.name))
         .collect();
+    // A user network's bridge stays until `network rm` (making and deleting
+    // one costs ~50 ms of kernel time); the default network, which nobody
+    // creates or removes, goes with its last member so nothing is left.
+    for network in touched.iter().filter(|n| n.name == DEFAULT_NETWORK) {
+        if ctx.db.endpoints_on(&network.name)?.is_empty() {
+            setup::remove_bridge(&netlink, &network.bridge).map_err(NetworkError::from)?;
+        }
+    }
+    phases.mark("bridges");
     firewall::sync(ctx, &names::table(tag))?;
     phases.mark("firewall");
     hosts::refresh(ctx, &touched, None)?;

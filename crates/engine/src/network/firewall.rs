@@ -1,8 +1,9 @@
-//! brig's nftables state, computed from the database: every network, every
-//! published port. Applied as one `nft -f` transaction into the root's own
-//! table; skipped when the script is the one applied last (a container
-//! without published ports or its own allow list changes nothing here), and
-//! the table disappears with the last network.
+//! brig's nftables state, computed from the database: every user network,
+//! the default network while it has members, every published port. Applied
+//! as one `nft -f` transaction into the root's own table; skipped when the
+//! script is the one applied last (a container without published ports or
+//! its own allow list on a user network changes nothing here), and the
+//! table disappears with the last network.
 
 use std::net::IpAddr;
 
@@ -25,6 +26,9 @@ pub fn plan(networks: &[NetworkRecord], endpoints: &[Endpoint]) -> FirewallPlan 
             .iter()
             .filter(|e| e.network == network.name)
             .collect();
+        if members.is_empty() && network.name == super::DEFAULT_NETWORK {
+            continue;
+        }
         let container_egress = members
             .iter()
             .filter(|e| !e.egress_allow.is_empty())
