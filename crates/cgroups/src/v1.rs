@@ -107,6 +107,30 @@ impl V1Manager {
         Ok(())
     }
 
+    /// The common case of `remove`, a container whose processes are gone
+    /// and which made no cgroups of its own: no process in any hierarchy
+    /// and every rmdir succeeds. False (having removed what it could) when
+    /// anything else is the case, for the careful path to finish.
+    fn remove_if_plainly_empty(&self) -> Result<bool> {
+        for d in &self.dirs {
+            let procs = fsutil::read_optional(&d.dir.join("cgroup.procs"))?;
+            if procs.is_some_and(|p| !p.trim().is_empty()) {
+                return Ok(false);
+            }
+        }
+        for d in &self.dirs {
+            match std::fs::remove_dir(&d.dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) => return Ok(false),
+            }
+        }
+        for d in &self.dirs {
+            lifecycle::remove_created_parents(&d.dir, d.created);
+        }
+        Ok(true)
+    }
+
     pub(crate) fn ensure_exists(&self) -> Result<()> {
         match self.dirs.iter().find(|d| d.dir.is_dir()) {
             Some(_) => Ok(()),
@@ -179,6 +203,9 @@ impl CgroupManager for V1Manager {
     }
 
     fn remove(&self) -> Result<()> {
+        if self.remove_if_plainly_empty()? {
+            return Ok(());
+        }
         let pids = self.pids()?;
         if let Some(first) = self.dirs.first() {
             lifecycle::refuse_self(&pids, &first.dir)?;
