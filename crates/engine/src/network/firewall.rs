@@ -109,3 +109,67 @@ pub fn sync(ctx: &Ctx, table: &str) -> Result<()> {
     let _ = std::fs::write(&applied, script);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::store::SubnetRecord;
+
+    fn network(name: &str, subnet: &str) -> NetworkRecord {
+        let subnet: ipnet::IpNet = subnet.parse().unwrap();
+        NetworkRecord {
+            name: name.into(),
+            id: "0".repeat(64),
+            bridge: format!("br-{name}"),
+            subnets: vec![SubnetRecord {
+                subnet,
+                gateway: subnet.hosts().next().unwrap(),
+            }],
+            internal: false,
+            dns: name != "brig",
+            egress_allow: vec![],
+            labels: Default::default(),
+            mtu: 1500,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn idle_default_network_has_no_rules_and_ports_go_to_the_first_address() {
+        let networks = [
+            network("brig", "10.88.0.0/16"),
+            network("app", "10.89.0.0/24"),
+        ];
+        let idle = plan(&networks, &[]);
+        assert_eq!(idle.networks.len(), 1, "only the user network");
+        assert_eq!(idle.networks[0].name, "app");
+        let web = Endpoint {
+            container_id: "a".repeat(64),
+            container_name: "web".into(),
+            hostname: "web".into(),
+            network: "brig".into(),
+            host_ifname: "vb".into(),
+            ifname: "eth0".into(),
+            addresses: vec!["fd00::2".parse().unwrap(), "10.88.0.2".parse().unwrap()],
+            aliases: vec![],
+            ports: vec![PortBinding {
+                host_ip: "127.0.0.1".into(),
+                host_port: 8080,
+                container_port: 80,
+                protocol: "tcp".into(),
+            }],
+            egress_allow: vec!["1.1.1.1:53".into()],
+        };
+        let busy = plan(&networks, std::slice::from_ref(&web));
+        assert_eq!(busy.networks.len(), 2);
+        assert_eq!(busy.forwards.len(), 1);
+        assert_eq!(busy.forwards[0].container_ip.to_string(), "10.88.0.2");
+        let own = &busy
+            .networks
+            .iter()
+            .find(|n| n.name == "brig")
+            .unwrap()
+            .container_egress;
+        assert_eq!(own.len(), 2, "one entry per address of the container");
+    }
+}
