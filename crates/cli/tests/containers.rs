@@ -374,3 +374,67 @@ fn volumes_secrets_and_audit_from_the_command_line() {
     let ls = e.run(&["volume", "ls", "-q"]);
     assert_eq!(ls.stdout, "");
 }
+
+#[test]
+fn the_config_file_sets_container_defaults_and_flags_win() {
+    require_root!();
+    let e = Engine::new();
+    let config = e.brig.path("brig.toml");
+    std::fs::write(
+        &config,
+        "[containers]\nuserns = \"auto\"\npids_limit = 77\nlog_opts = { max-size = \"1m\" }\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let show = "cat /sys/fs/cgroup/pids/pids.max; cat /proc/self/uid_map";
+    let r = e.run(&["--config", config, "run", "--rm", IMAGE, "sh", "-c", show]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[0], "77", "{}", r.stdout);
+    let map: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        (map[0], map[2]),
+        ("0", "65536"),
+        "userns auto: {}",
+        r.stdout
+    );
+    assert_ne!(map[1], "0", "{}", r.stdout);
+    let r = e.run(&[
+        "--config",
+        config,
+        "run",
+        "--rm",
+        "--pids-limit",
+        "5",
+        "--userns",
+        "host",
+        IMAGE,
+        "sh",
+        "-c",
+        show,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("5\n"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("4294967295"),
+        "host user namespace: {}",
+        r.stdout
+    );
+}
+
+#[test]
+fn a_config_file_with_an_unknown_key_is_refused_with_its_name() {
+    let e = Brig::new();
+    let config = e.path("brig.toml");
+    std::fs::write(&config, "[engine]\nruntime = \"runc\"\nroot_dir = \"/x\"\n").unwrap();
+    let r = e.fails(
+        &["--config", config.to_str().unwrap(), "ps"],
+        &["brig.toml", "unknown field `root_dir`", "line 3"],
+    );
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    let missing = e.path("missing.toml");
+    e.fails(
+        &["--config", missing.to_str().unwrap(), "ps"],
+        &["missing.toml"],
+    );
+}

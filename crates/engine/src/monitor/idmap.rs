@@ -8,7 +8,6 @@
 
 use brig_snapshot::MountSpec;
 use brig_sys::mount::{MountAttr, MountAttrFlags, MountTarget, mount_setattr};
-use brig_sys::process::{CloneArgs, ForkResult, clone3, exit_immediately};
 use rustix::mount::{MoveMountFlags, OpenTreeFlags};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -16,24 +15,10 @@ use std::path::{Path, PathBuf};
 use crate::error::{IoContext, Result};
 
 /// A user namespace mapping container IDs 0..size to host IDs start..,
-/// kept alive by its descriptor. A forked child holds it while we write
-/// its maps: it exists as soon as `clone3` returns, so nothing is polled.
+/// kept alive by its descriptor.
 pub(super) fn mapped_userns(start: u32, size: u32) -> Result<OwnedFd> {
-    let (hold, _release) =
-        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).ctx("create a pipe", "pipe2")?;
-    let args = CloneArgs {
-        namespaces: u64::from(rustix::thread::UnshareFlags::NEWUSER.bits()),
-        cgroup: None,
-    };
-    let pid = match clone3(&args).ctx("create a user namespace", "clone3")? {
-        ForkResult::Child => {
-            // Only async-signal-safe calls here: wait until killed.
-            let _ = rustix::io::read(&hold, &mut [0u8; 1]);
-            exit_immediately(0);
-        }
-        ForkResult::Parent { pid } => pid,
-    };
-    let result = (|| {
+    let flags = u64::from(rustix::thread::UnshareFlags::NEWUSER.bits());
+    super::nschild::with_child_in(flags, |pid| {
         let line = format!("0 {start} {size}\n");
         for map in ["uid_map", "gid_map"] {
             let p = format!("/proc/{pid}/{map}");
@@ -42,12 +27,7 @@ pub(super) fn mapped_userns(start: u32, size: u32) -> Result<OwnedFd> {
         let ns_path = format!("/proc/{pid}/ns/user");
         let file = std::fs::File::open(&ns_path).ctx("open", &ns_path)?;
         Ok(OwnedFd::from(file))
-    })();
-    if let Some(child) = rustix::process::Pid::from_raw(pid) {
-        let _ = rustix::process::kill_process(child, rustix::process::Signal::KILL);
-        let _ = rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty());
-    }
-    result
+    })
 }
 
 /// Idmapped copies of the container's volumes under `scratch` (kept

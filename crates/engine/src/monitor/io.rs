@@ -222,7 +222,8 @@ impl Clients {
     /// Reads what client `index` sent; `None` when it went away.
     pub(super) fn read(&mut self, index: usize) -> Option<Vec<Input>> {
         let client = self.list.get_mut(index)?;
-        let mut buf = [0u8; 16 * 1024];
+        // Small: a buffer on the stack stays resident for the monitor's life.
+        let mut buf = [0u8; 4 * 1024];
         let n = match client.stream.read(&mut buf) {
             Ok(0) | Err(_) => {
                 self.list.remove(index);

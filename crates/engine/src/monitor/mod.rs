@@ -19,6 +19,8 @@
 mod health;
 mod idmap;
 mod io;
+mod netns;
+mod nschild;
 mod run;
 mod start;
 
@@ -38,10 +40,11 @@ use crate::error::{Error, Result};
 pub const ENV: &str = "BRIG_MONITOR";
 /// Set in the second (detached) monitor process.
 const STAGE_ENV: &str = "BRIG_MONITOR_DETACHED";
-/// glibc's malloc settings for monitors (one arena, no kept free memory);
+/// glibc's malloc settings for monitors (one arena, no kept free memory,
+/// no cached stack of the thread a start runs on);
 /// removed again for every process a monitor starts.
 pub(crate) const MALLOC_ENV: &str = "GLIBC_TUNABLES";
-const MALLOC_TUNING: &str = "glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=0:glibc.malloc.top_pad=0:glibc.malloc.mmap_threshold=65536";
+const MALLOC_TUNING: &str = "glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=0:glibc.malloc.top_pad=0:glibc.malloc.mmap_threshold=65536:glibc.pthread.stack_cache_size=0";
 
 /// What a monitor is asked to do.
 #[derive(Debug, Clone, Serialize, Deserialize)]

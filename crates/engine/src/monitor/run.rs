@@ -126,7 +126,7 @@ impl Monitor {
         let mut backoff = BACKOFF_FIRST;
         let last_code = loop {
             let began = Instant::now();
-            let outcome = match start::start(&mut self, first) {
+            let outcome = match self.start_in_thread(first) {
                 Ok(running) => Outcome::Exited(self.supervise(running)),
                 Err(e) => {
                     eprintln!("monitor: start of {} failed: {e}", self.id);
@@ -169,6 +169,19 @@ impl Monitor {
         self.clients.finish(last_code);
         let _ = std::fs::remove_file(self.ctx.paths.attach_socket(&self.id));
         0
+    }
+
+    /// [`start::start`] on a thread of its own: the deep stack of a start
+    /// (spec generation, JSON, the runtime's execution) is given back when
+    /// the thread ends instead of staying dirty in the main thread's stack
+    /// for the container's whole life. The main thread waits meanwhile, so
+    /// the monitor still does one thing at a time.
+    fn start_in_thread(&mut self, first: bool) -> Result<Running> {
+        std::thread::scope(|s| {
+            s.spawn(|| start::start(self, first))
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
     }
 
     /// Relays output and input, runs health checks and reaps children
@@ -286,7 +299,8 @@ impl Monitor {
 
     /// Reads what output `index` has; closes it at its end.
     fn pump(&mut self, held: &mut Held, index: usize) {
-        let mut buf = [0u8; 32 * 1024];
+        // Small: a buffer on the stack stays resident for the monitor's life.
+        let mut buf = [0u8; 8 * 1024];
         loop {
             let Some(fd) = &held.outputs[index] else {
                 return;
@@ -408,7 +422,8 @@ impl Monitor {
         // The root filesystem stays mounted in our namespace (for a restart);
         // it goes away with us.
         crate::timing::mark("finish: network detached");
-        cleanup::release_runtime(&self.ctx, &rec)?;
+        cleanup::release_exited_run(&self.ctx, &rec)?;
+        super::netns::release(&self.ctx.paths.bundle(&rec.id).join(super::netns::FILE));
         crate::timing::mark("finish: runtime released");
         let (code, error) = match outcome {
             Outcome::Exited(code) => (*code, None),

@@ -106,7 +106,11 @@ pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
     )?;
     drop(root);
     crate::timing::mark("monitor: rootfs checked");
-    write_config(m, &rec, &user, &bundle, &volume_maps)?;
+    let own_netns = premade_netns(&rec, range.is_some());
+    if own_netns {
+        super::netns::loopback_netns(&bundle.join(super::netns::FILE))?;
+    }
+    write_config(m, &rec, &user, &bundle, &volume_maps, own_netns)?;
     crate::timing::mark("monitor: config written");
     crate::hostfiles::write(&bundle, &rec.config.hostname, &rec.config.network)?;
 
@@ -114,9 +118,10 @@ pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
     let (create_io, pending) = io::prepare(rec.config.tty, rec.config.open_stdin, &console)?;
     let pid_file = bundle.join("init.pid");
     let _ = std::fs::remove_file(&pid_file);
-    // Nothing to do between the runtime's create and start (no network to
-    // attach): one execution of the runtime instead of two.
-    let one_step = matches!(rec.config.network, NetworkMode::None | NetworkMode::Host);
+    // Nothing to do between the runtime's create and start (the host's
+    // network, or a network namespace made beforehand): one execution of
+    // the runtime instead of two.
+    let one_step = own_netns || matches!(rec.config.network, NetworkMode::Host);
     let create = if one_step {
         OciRuntime::run_detached
     } else {
@@ -140,13 +145,15 @@ pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
             rustix::process::PidfdFlags::empty(),
         )
         .ctx("watch the container's init", format!("/proc/{pid}"))?;
-        network::for_mode(&m.ctx, &rec.config.network).attach(&NetworkContext {
-            id: &rec.id,
-            name: &rec.name,
-            hostname: &rec.config.hostname,
-            netns: format!("/proc/{pid}/ns/net").into(),
-            ports: &rec.config.ports,
-        })?;
+        if !one_step {
+            network::for_mode(&m.ctx, &rec.config.network).attach(&NetworkContext {
+                id: &rec.id,
+                name: &rec.name,
+                hostname: &rec.config.hostname,
+                netns: format!("/proc/{pid}/ns/net").into(),
+                ports: &rec.config.ports,
+            })?;
+        }
         if first && m.args.attach_wait {
             m.ready.send(Ok(()));
             m.clients.wait_for_first(ATTACH_WAIT);
@@ -208,6 +215,16 @@ fn seed_volumes(m: &Monitor, rec: &ContainerRecord, root: &Root) -> Result<()> {
     Ok(())
 }
 
+/// Whether `--network none` gets a network namespace made by the monitor
+/// (loopback up before the runtime runs). Not in a user namespace of its
+/// own nor with `net.*` sysctls: there the container's root must own its
+/// network namespace, so the runtime makes it.
+fn premade_netns(rec: &ContainerRecord, userns: bool) -> bool {
+    matches!(rec.config.network, NetworkMode::None)
+        && !userns
+        && !rec.config.sysctls.keys().any(|k| k.starts_with("net."))
+}
+
 fn has_volumes(rec: &ContainerRecord) -> bool {
     rec.config
         .mounts
@@ -249,6 +266,7 @@ fn write_config(
     user: &ResolvedUser,
     bundle: &Path,
     volume_maps: &[(PathBuf, PathBuf)],
+    own_netns: bool,
 ) -> Result<()> {
     let host = m.host_facts(rec.config.security.privileged);
     let userns = m.ctx.db.userns_range(&rec.id)?;
@@ -276,6 +294,9 @@ fn write_config(
         process.set_console_size(Some(size));
     }
     use_idmapped_volumes(&mut spec, volume_maps);
+    if own_netns {
+        network::join_netns(&mut spec, bundle.join(super::netns::FILE));
+    }
     let json = serde_json::to_vec_pretty(&spec).map_err(|e| Error::json("config.json", e))?;
     let tmp = bundle.join("config.json.tmp");
     let path = bundle.join("config.json");
