@@ -88,7 +88,9 @@ pub fn audit(rec: &ContainerRecord, cap_last_cap: u32) -> Vec<AuditLine> {
         ),
         (NetworkMode::None, true) => (true, "no network (loopback only)".to_owned()),
         (NetworkMode::Container(c), true) => (true, format!("shares container {c}'s network")),
-        (NetworkMode::Bridge(b), true) => (true, format!("network {}, nothing published", b.primary())),
+        (NetworkMode::Bridge(b), true) => {
+            (true, format!("network {}, nothing published", b.primary()))
+        }
     };
     let pinned = rec.image.contains("@sha256:");
     vec![

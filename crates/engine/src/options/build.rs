@@ -8,16 +8,16 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::misc::{
-    expand_env, parse_env_file, parse_labels, parse_log_opts, parse_publish,
-    parse_restart, parse_sysctl, parse_ulimit, parse_userns, split_device,
+    expand_env, parse_env_file, parse_labels, parse_log_opts, parse_publish, parse_restart,
+    parse_sysctl, parse_ulimit, parse_userns, split_device,
 };
 use super::mounts::{container_path, parse_mount_flag, parse_tmpfs_flag, parse_volume_flag};
 use super::security::{parse_security_opts, security_config};
 use super::units::{parse_cpus, parse_signal, parse_size, signal_name, validate_cpuset};
 use super::{CreateOptions, HostProbe};
 use crate::config::{
-    ContainerConfig, HealthConfig, MountConfig, NetworkMode, PortBinding, Resources,
-    RestartPolicy, SecretMount,
+    ContainerConfig, HealthConfig, MountConfig, NetworkMode, PortBinding, Resources, RestartPolicy,
+    SecretMount,
 };
 use crate::error::{Error, Result};
 use crate::image_config::ImageConfig;
