@@ -9,8 +9,10 @@ use std::net::IpAddr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use futures_util::TryStreamExt;
-use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage};
-use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
+use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkMessage};
+use rtnetlink::{
+    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+};
 use tokio::runtime::Runtime;
 
 use crate::error::NetError;
@@ -88,6 +90,35 @@ impl Netlink {
         let message = LinkVeth::new(name, peer).mtu(mtu).build();
         self.add_link("create veth", name, message)?;
         Ok((self.require_link(name)?, self.require_link(peer)?))
+    }
+
+    /// Creates a veth pair in one request: `name` here, up, a port of the
+    /// bridge `bridge_index`; its peer `peer` created directly inside the
+    /// namespace open at `netns` (no move, no rename). Returns `name`'s index.
+    pub fn create_veth_into(
+        &self,
+        name: &str,
+        bridge_index: u32,
+        peer: &str,
+        netns: BorrowedFd<'_>,
+        mtu: u32,
+    ) -> Result<u32, NetError> {
+        check_link_name(name)?;
+        check_link_name(peer)?;
+        let peer_message = LinkMessageBuilder::<LinkUnspec>::new()
+            .name(peer.to_string())
+            .mtu(mtu)
+            .setns_by_fd(netns.as_raw_fd())
+            .build();
+        let message = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
+            .name(name.to_string())
+            .mtu(mtu)
+            .controller(bridge_index)
+            .up()
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_message)))
+            .build();
+        self.add_link("create veth", name, message)?;
+        self.require_link(name)
     }
 
     pub fn set_up(&self, index: u32) -> Result<(), NetError> {

@@ -16,7 +16,8 @@ use crate::netns::{open_netns, run_in_netns};
 /// The name of the container's first interface inside its namespace.
 pub const CONTAINER_IFNAME: &str = "eth0";
 
-/// Longest host-side veth name: 15 bytes (IFNAMSIZ - 1) minus the "-c" suffix.
+/// Longest host-side veth name brig uses (IFNAMSIZ - 1 would be 15): room
+/// for a suffix, as the earlier two-step creation needed.
 pub const MAX_HOST_IFNAME: usize = 13;
 
 /// A bridge for one network, with the gateway addresses of its subnets.
@@ -31,7 +32,7 @@ pub struct BridgeSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerLinkSpec {
     /// The host end of the veth pair (e.g. "brig" + 9 hex digits of the id),
-    /// at most 13 bytes: the container end is first created as NAME + "-c".
+    /// at most 13 bytes.
     pub host_ifname: String,
     pub bridge: String,
     /// The interface name inside the container (eth0, eth1, ...).
@@ -111,14 +112,19 @@ pub fn remove_bridge(netlink: &Netlink, name: &str) -> Result<bool, NetError> {
 pub fn attach_container(netlink: &Netlink, spec: &ContainerLinkSpec) -> Result<(), NetError> {
     let bridge_index = netlink.require_link(&spec.bridge)?;
     let netns_fd = open_netns(&spec.netns)?;
-    let peer_name = temporary_peer_name(&spec.host_ifname)?;
+    check_host_ifname(&spec.host_ifname)?;
     let mut rollback = Rollback::new(netlink);
-    let (host_index, peer_index) = netlink.create_veth(&spec.host_ifname, &peer_name, spec.mtu)?;
+    // One request: the host end up on the bridge, the peer born inside the
+    // container's namespace under its final name.
+    let host_index = netlink.create_veth_into(
+        &spec.host_ifname,
+        bridge_index,
+        &spec.container_ifname,
+        netns_fd.as_fd(),
+        spec.mtu,
+    )?;
     rollback.delete_link_on_failure(host_index);
-    netlink.set_controller(host_index, bridge_index)?;
-    netlink.set_up(host_index)?;
-    netlink.move_to_netns(peer_index, netns_fd.as_fd())?;
-    run_in_netns(&spec.netns, || configure_inside(&peer_name, spec))?;
+    run_in_netns(&spec.netns, || configure_inside(spec))?;
     rollback.commit();
     Ok(())
 }
@@ -161,13 +167,10 @@ fn has_ipv6(subnets: impl IntoIterator<Item = Subnet>) -> bool {
     subnets.into_iter().any(|subnet| subnet.gateway().is_ipv6())
 }
 
-/// Runs inside the container's namespace: rename to eth0, addresses, up, routes, lo up.
-fn configure_inside(peer_name: &str, spec: &ContainerLinkSpec) -> Result<(), NetError> {
+/// Runs inside the container's namespace: addresses, up, routes, lo up.
+fn configure_inside(spec: &ContainerLinkSpec) -> Result<(), NetError> {
     let netlink = Netlink::open()?;
-    let index = netlink.require_link(peer_name)?;
-    netlink.rename(index, &spec.container_ifname)?;
-    // The MTU given at veth creation applies to the host end only.
-    netlink.set_mtu(index, spec.mtu)?;
+    let index = netlink.require_link(&spec.container_ifname)?;
     if has_ipv6(spec.addresses.iter().map(|(_, subnet)| *subnet)) {
         disable_ipv6_dad(&spec.container_ifname)?;
     }
@@ -184,9 +187,8 @@ fn configure_inside(peer_name: &str, spec: &ContainerLinkSpec) -> Result<(), Net
     netlink.set_up(loopback)
 }
 
-/// A name for the container end while it is still in the bridge's namespace;
-/// it must not clash with other containers' temporary names.
-fn temporary_peer_name(host_ifname: &str) -> Result<String, NetError> {
+/// Host-side names are at most [`MAX_HOST_IFNAME`] bytes.
+fn check_host_ifname(host_ifname: &str) -> Result<(), NetError> {
     check_link_name(host_ifname)?;
     if host_ifname.len() > MAX_HOST_IFNAME {
         return Err(NetError::InvalidLinkName {
@@ -194,5 +196,5 @@ fn temporary_peer_name(host_ifname: &str) -> Result<String, NetError> {
             reason: "a container's host interface name must be at most 13 bytes",
         });
     }
-    Ok(format!("{host_ifname}-c"))
+    Ok(())
 }
