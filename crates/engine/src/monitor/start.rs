@@ -67,19 +67,7 @@ pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
     std::fs::create_dir_all(&rootfs_path).ctx("create directory", &rootfs_path)?;
     let range = m.ctx.db.userns_range(&rec.id)?;
     let scratch = m.ctx.paths.rootfs_dir().join(format!("{}.idmap", rec.id));
-    let mut userns = None;
-    // A restart reuses our mount; a first start clears what the host left.
-    if first || !rootfs::is_mount_point(&rootfs_path) {
-        rootfs::unmount_all(&rootfs_path)?;
-        let mut specs = m.ctx.snapshotter()?.mounts(&rec.id)?;
-        if let Some((start, size)) = range {
-            let fd = userns.insert(super::idmap::mapped_userns(start, size)?);
-            specs = super::idmap::idmapped_specs(&specs, &scratch, fd, start)?;
-        }
-        for spec in specs {
-            spec.mount_at(&rootfs_path)?;
-        }
-    }
+    let userns = mount_root(m, &rec, first, range, &scratch)?;
     crate::timing::mark("monitor: rootfs mounted");
     let mut mounted = MountedRoot {
         path: &rootfs_path,
@@ -89,7 +77,7 @@ pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
     seed_volumes(m, &rec, &root)?;
     let volume_maps = match range {
         Some((start, size)) if has_volumes(&rec) => {
-            let fd = match userns.take() {
+            let fd = match userns {
                 Some(fd) => fd,
                 None => super::idmap::mapped_userns(start, size)?,
             };
@@ -114,23 +102,41 @@ pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
     crate::timing::mark("monitor: config written");
     crate::hostfiles::write(&bundle, &rec.config.hostname, &rec.config.network)?;
 
-    let console = m.ctx.paths.console_socket(&rec.id);
-    let (create_io, pending) = io::prepare(rec.config.tty, rec.config.open_stdin, &console)?;
-    let pid_file = bundle.join("init.pid");
-    let _ = std::fs::remove_file(&pid_file);
     // Nothing to do between the runtime's create and start (the host's
     // network, or a network namespace made beforehand): one execution of
     // the runtime instead of two.
     let one_step = own_netns || matches!(rec.config.network, NetworkMode::Host);
+    let running = launch(m, &rec, &runtime, &bundle, one_step, first)?;
+    record_running(m, &rec, running.pid)?;
+    mounted.armed = false;
+    m.ready.send(Ok(()));
+    crate::timing::mark("monitor: running recorded, ready sent");
+    Ok(running)
+}
+
+/// Runs the runtime (`create`, then network and attach client, then
+/// `start`; or one `run --detach`) and watches the container's init.
+fn launch(
+    m: &mut Monitor,
+    rec: &ContainerRecord,
+    runtime: &OciRuntime,
+    bundle: &Path,
+    one_step: bool,
+    first: bool,
+) -> Result<Running> {
+    let console = m.ctx.paths.console_socket(&rec.id);
+    let (create_io, pending) = io::prepare(rec.config.tty, rec.config.open_stdin, &console)?;
+    let pid_file = bundle.join("init.pid");
+    let _ = std::fs::remove_file(&pid_file);
     let create = if one_step {
         OciRuntime::run_detached
     } else {
         OciRuntime::create
     };
     create(
-        &runtime,
+        runtime,
         &rec.id,
-        &bundle,
+        bundle,
         &pid_file,
         &m.ctx.paths.runtime_log(&rec.id),
         create_io,
@@ -164,18 +170,37 @@ pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
         crate::timing::mark("monitor: runtime started");
         Ok(Running { pid, pidfd, held })
     })();
-    let running = match created {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = runtime.delete(&rec.id, true);
-            return Err(e);
-        }
-    };
-    record_running(m, &rec, running.pid)?;
-    mounted.armed = false;
-    m.ready.send(Ok(()));
-    crate::timing::mark("monitor: running recorded, ready sent");
-    Ok(running)
+    if created.is_err() {
+        let _ = runtime.delete(&rec.id, true);
+    }
+    created
+}
+
+/// Mounts the root filesystem (a restart reuses our mount; a first start
+/// clears what the host left); with `--userns auto`, on idmapped layers.
+/// Returns the user namespace made for that, if any.
+fn mount_root(
+    m: &Monitor,
+    rec: &ContainerRecord,
+    first: bool,
+    range: Option<(u32, u32)>,
+    scratch: &Path,
+) -> Result<Option<OwnedFd>> {
+    let rootfs_path = m.ctx.paths.rootfs(&rec.id);
+    if !first && rootfs::is_mount_point(&rootfs_path) {
+        return Ok(None);
+    }
+    rootfs::unmount_all(&rootfs_path)?;
+    let mut specs = m.ctx.snapshotter()?.mounts(&rec.id)?;
+    let mut userns = None;
+    if let Some((start, size)) = range {
+        let fd = userns.insert(super::idmap::mapped_userns(start, size)?);
+        specs = super::idmap::idmapped_specs(&specs, scratch, fd, start)?;
+    }
+    for spec in specs {
+        spec.mount_at(&rootfs_path)?;
+    }
+    Ok(userns)
 }
 
 fn resolve_user(rec: &ContainerRecord, root: &Root) -> Result<ResolvedUser> {
