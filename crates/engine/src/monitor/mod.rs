@@ -11,10 +11,11 @@
 //! - on exit records code, time and OOM kill, removes `--rm` containers and
 //!   restarts per the restart policy with back-off.
 //!
-//! It is started by re-executing the `brig` binary (a hidden command calls
-//! [`run_from_env`]) and detaches from its caller with a second spawn, so a
-//! closed terminal or a killed `brig` never takes the container down. It
-//! tells the caller how the start went with one JSON line on its stdout.
+//! It is the small `brig-monitor` program (or `brig __monitor`), whose
+//! `main` calls [`run_from_env`], started detached from its caller (fork,
+//! fork again, exec: see `spawn.rs`), so a closed terminal or a killed
+//! `brig` never takes the container down. It tells the caller how the
+//! start went with one JSON line on its stdout.
 
 mod health;
 mod idmap;
@@ -22,6 +23,7 @@ mod io;
 mod netns;
 mod nschild;
 mod run;
+mod spawn;
 mod start;
 
 use std::ffi::OsString;
@@ -82,20 +84,19 @@ impl MonitorLauncher {
     pub fn launch(&self, args: &MonitorArgs) -> Result<()> {
         crate::timing::mark("launch monitor");
         let json = serde_json::to_string(args).map_err(|e| Error::json("monitor arguments", e))?;
-        let mut child = Command::new(&self.program)
-            .args(&self.args)
-            .env(ENV, json)
-            // A long-lived, single-threaded process: give freed memory back.
-            .env(MALLOC_ENV, MALLOC_TUNING)
-            .env_remove(STAGE_ENV)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| Error::io("start the monitor", &self.program, e))?;
-        let stdout = child.stdout.take();
-        // The first process only spawns the detached one and exits.
-        let _ = child.wait();
+        let stdout = spawn::spawn_detached(
+            &self.program,
+            &self.args,
+            &[
+                (ENV, &json),
+                // A long-lived, single-threaded process: give freed memory back.
+                (MALLOC_ENV, MALLOC_TUNING),
+                // Already detached.
+                (STAGE_ENV, "1"),
+            ],
+            &[],
+        )?;
+        let stdout = Some(std::fs::File::from(stdout));
         // The readiness line is the first JSON line (a wrapper such as a
         // test harness may print its own lines before).
         let mut line = String::new();
