@@ -241,11 +241,13 @@ fn run_worker(name: &str, job: &Job) -> Result<Vec<Metric>, String> {
     let job_json = serde_json::to_string(job).map_err(|e| e.to_string())?;
     let mut cmd = if name == "crun" {
         let mut c = Command::new("unshare");
+        // Without the cgroup2 mount (crun refuses hybrid cgroups); a private
+        // tmpfs in its place keeps crun's cgroup.procs writes off the host.
         c.args([
             "-m",
             "/bin/sh",
             "-c",
-            "umount /sys/fs/cgroup/unified 2>/dev/null; exec \"$0\" \"$@\"",
+            "umount /sys/fs/cgroup/unified 2>/dev/null; mount -t tmpfs -o size=1m brig-crun /sys/fs/cgroup/unified; exec \"$0\" \"$@\"",
         ])
         .arg(&exe);
         c

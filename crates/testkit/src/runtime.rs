@@ -39,7 +39,10 @@ pub fn strict() -> bool {
     std::env::var_os("BRIG_TEST_STRICT").is_some_and(|v| v == "1")
 }
 
-const UNSHARE_CRUN: &str = "umount /sys/fs/cgroup/unified 2>/dev/null; exec \"$0\" \"$@\"";
+/// crun refuses hybrid cgroups: it runs where the cgroup2 mount is gone.
+/// A private tmpfs takes its place, or crun would write `cgroup.procs`
+/// files into the host's bare mountpoint directory and leave them there.
+const UNSHARE_CRUN: &str = "umount /sys/fs/cgroup/unified 2>/dev/null; mount -t tmpfs -o size=1m brig-crun /sys/fs/cgroup/unified; exec \"$0\" \"$@\"";
 
 /// A runtime binary with a private `--root`, as one test uses it.
 ///
