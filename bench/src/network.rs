@@ -63,6 +63,8 @@ impl Engine {
 /// Runs the comparison and prints a Markdown table.
 pub fn run(brig: &Path, runtime: &Path, iterations: usize) -> anyhow::Result<()> {
     let work = TestDir::new("bench-net");
+    // Dropped before `work`, also on error.
+    let _podman_storage = PodmanStorage(work.join("podman-root"));
     let tar = busybox_tar(&work)?;
     let mut engines = vec![Engine {
         name: "brig",
@@ -162,6 +164,17 @@ pub fn run(brig: &Path, runtime: &Path, iterations: usize) -> anyhow::Result<()>
             .status();
     }
     Ok(())
+}
+
+/// Podman leaves `<root>/overlay` bind-mounted on itself after its last
+/// container: unmounted at the end so the work directory can be removed.
+struct PodmanStorage(PathBuf);
+
+impl Drop for PodmanStorage {
+    fn drop(&mut self) {
+        let overlay = self.0.join("overlay");
+        let _ = rustix::mount::unmount(&overlay, rustix::mount::UnmountFlags::DETACH);
+    }
 }
 
 /// The ulimits this machine allows, cgroupfs and file events (as
