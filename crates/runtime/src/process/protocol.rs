@@ -4,8 +4,9 @@
 //!
 //! ```text
 //! parent (create)                                init (clone3 child, pid 1 in the container)
-//!   clone3(new namespaces[, into cgroup]) ──────► waits for Go
-//!   write uid/gid maps, join cgroup
+//!   clone3(new namespaces[, into cgroup]) ──────► joins its v1 cgroups ("0" > tasks
+//!   write uid/gid maps                            through fds the parent opened),
+//!                                                 waits for Go
 //!   Go ─────────────────────────────────────────► join namespaces, hostname, rlimits,
 //!                                                 mounts (rootfs::prepare)
 //!                       ◄──────────────────────── MountsReady   (only with prestart or
@@ -14,8 +15,9 @@
 //!                                                 masked/read-only paths, console,
 //!                                                 resolve the program to run
 //!                       ◄──────────────────────── Ready
-//!   write state "created", exit                   block opening exec.fifo for writing
-//!                                                 ... `start` opens it for reading ...
+//!   write state "created", exit                   block reading exec.fifo
+//!                                                 ... `start` writes one byte (`run`
+//!                                                 wrote it before the clone) ...
 //!                                                 startContainer hooks, user, capabilities,
 //!                                                 seccomp, execve
 //!
