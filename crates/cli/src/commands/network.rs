@@ -189,33 +189,14 @@ pub fn dispatch(ctx: &Context, command: NetworkCommand) -> Result<()> {
                            "Internal": n.record.internal, "Containers": n.members.len()})
                 })
                 .collect();
-            let mut out = std::io::stdout().lock();
-            if a.quiet {
-                use std::io::Write;
-                for r in &rows {
-                    writeln!(out, "{}", r["ShortId"].as_str().unwrap_or_default())?;
-                }
-                return Ok(());
-            }
-            output::print_rows(&mut out, &a.format, &COLUMNS, &rows)
+            output::print_listing(&a.format, a.quiet, "ShortId", &COLUMNS, &rows)
         }
-        NetworkCommand::Inspect(a) => {
-            let docs = a
-                .names
-                .iter()
-                .map(|n| {
-                    engine
-                        .network_find(n)
-                        .map(|i| inspect_json(&i))
-                        .map_err(fail)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            output::print_document(
-                &mut std::io::stdout().lock(),
-                a.format.as_deref(),
-                &Value::Array(docs),
-            )
-        }
+        NetworkCommand::Inspect(a) => output::print_inspected(&a.names, a.format.as_deref(), |n| {
+            engine
+                .network_find(n)
+                .map(|i| inspect_json(&i))
+                .map_err(fail)
+        }),
         NetworkCommand::Rm(a) => each(&a.names, |n| {
             println!("{}", engine.network_remove(n).map_err(fail)?);
             Ok(())

@@ -106,23 +106,10 @@ pub fn dispatch(ctx: &Context, command: SecretCommand) -> Result<()> {
                 .into_iter()
                 .map(|s| json!({"ID": s.id, "Name": s.name, "CreatedAt": format!("{} ago", brig_engine::time::human_duration(now - s.created_at)), "Size": s.size}))
                 .collect();
-            let mut out = std::io::stdout().lock();
-            if a.quiet {
-                for r in &rows {
-                    use std::io::Write;
-                    writeln!(out, "{}", r["ID"].as_str().unwrap_or_default())?;
-                }
-                return Ok(());
-            }
-            output::print_rows(&mut out, &a.format, &COLUMNS, &rows)
+            output::print_listing(&a.format, a.quiet, "ID", &COLUMNS, &rows)
         }
         SecretCommand::Inspect(a) => {
-            let docs = a
-                .names
-                .iter()
-                .map(|n| engine.secret_inspect(n).map_err(fail))
-                .collect::<Result<Vec<_>>>()?;
-            output::print_document(&mut std::io::stdout().lock(), None, &Value::Array(docs))
+            output::print_inspected(&a.names, None, |n| engine.secret_inspect(n).map_err(fail))
         }
         SecretCommand::Rm(a) => each(&a.names, |n| {
             engine.secret_remove(n).map_err(fail)?;

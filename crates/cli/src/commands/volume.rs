@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::commands::container::{each, engine, fail};
 use crate::context::Context;
@@ -104,23 +104,10 @@ pub fn dispatch(ctx: &Context, command: VolumeCommand) -> Result<()> {
                     rows.push(json!({"Driver": "local", "Name": v.volume.name, "Mountpoint": v.mountpoint, "Scope": "local", "Links": v.containers.len()}));
                 }
             }
-            let mut out = std::io::stdout().lock();
-            if a.quiet {
-                for r in &rows {
-                    use std::io::Write;
-                    writeln!(out, "{}", r["Name"].as_str().unwrap_or_default())?;
-                }
-                return Ok(());
-            }
-            output::print_rows(&mut out, &a.format, &COLUMNS, &rows)
+            output::print_listing(&a.format, a.quiet, "Name", &COLUMNS, &rows)
         }
         VolumeCommand::Inspect(a) => {
-            let docs = a
-                .names
-                .iter()
-                .map(|n| engine.volume_inspect(n).map_err(fail))
-                .collect::<Result<Vec<_>>>()?;
-            output::print_document(&mut std::io::stdout().lock(), None, &Value::Array(docs))
+            output::print_inspected(&a.names, None, |n| engine.volume_inspect(n).map_err(fail))
         }
         VolumeCommand::Rm(a) => each(&a.names, |n| {
             engine.volume_remove(n).map_err(fail)?;

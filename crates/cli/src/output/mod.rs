@@ -1,7 +1,7 @@
 //! How commands print lists and objects, the same way everywhere:
 //! an aligned table by default, `--format json` (one JSON object per line,
 //! Docker's shape), `--format '{{.Field}}'` templates (with a `table`
-//! prefix for a header), and `-q` for IDs only (done by each command).
+//! prefix for a header), and `-q` for IDs only ([`print_listing`]).
 
 mod human;
 mod template;
@@ -92,6 +92,36 @@ pub fn print_rows(
         }
     }
     .context("write output")
+}
+
+/// A listing on stdout: with `quiet` only each row's `id_field`, one per
+/// line, else [`print_rows`].
+pub fn print_listing(
+    format: &Format,
+    quiet: bool,
+    id_field: &str,
+    columns: &[Column],
+    rows: &[Value],
+) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if quiet {
+        for row in rows {
+            writeln!(out, "{}", row[id_field].as_str().unwrap_or_default())?;
+        }
+        return Ok(());
+    }
+    print_rows(&mut out, format, columns, rows)
+}
+
+/// `inspect NAME...` on stdout: one JSON array of what `inspect` gives for
+/// each name (or each through `template`); the first failure stops it.
+pub fn print_inspected(
+    names: &[String],
+    template: Option<&str>,
+    inspect: impl FnMut(&String) -> Result<Value>,
+) -> Result<()> {
+    let docs = names.iter().map(inspect).collect::<Result<Vec<_>>>()?;
+    print_document(&mut std::io::stdout().lock(), template, &Value::Array(docs))
 }
 
 /// Prints one JSON document (an `inspect` result), or each element of the

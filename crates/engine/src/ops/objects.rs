@@ -171,17 +171,22 @@ impl Engine {
             .ok_or_else(|| Error::NoSuchSecret(reference.to_owned()))
     }
 
-    /// `secret inspect`: metadata only, never the value.
-    pub fn secret_inspect(&self, reference: &str) -> Result<Value> {
-        let s = self.secret_find(reference)?;
-        let users: Vec<String> = self
+    /// Names of the containers that use secret `id`.
+    fn secret_users(&self, id: &str) -> Result<Vec<String>> {
+        Ok(self
             .ctx
             .db
             .containers()?
             .into_iter()
-            .filter(|c| c.config.secrets.iter().any(|m| m.id == s.id))
+            .filter(|c| c.config.secrets.iter().any(|m| m.id == id))
             .map(|c| c.name)
-            .collect();
+            .collect())
+    }
+
+    /// `secret inspect`: metadata only, never the value.
+    pub fn secret_inspect(&self, reference: &str) -> Result<Value> {
+        let s = self.secret_find(reference)?;
+        let users = self.secret_users(&s.id)?;
         Ok(json!({
             "ID": s.id,
             "CreatedAt": rfc3339_nanos(s.created_at),
@@ -196,14 +201,7 @@ impl Engine {
     /// `secret rm`: refused while a container uses it.
     pub fn secret_remove(&self, reference: &str) -> Result<String> {
         let s = self.secret_find(reference)?;
-        let users: Vec<String> = self
-            .ctx
-            .db
-            .containers()?
-            .into_iter()
-            .filter(|c| c.config.secrets.iter().any(|m| m.id == s.id))
-            .map(|c| c.name)
-            .collect();
+        let users = self.secret_users(&s.id)?;
         if !users.is_empty() {
             return Err(Error::wrong_state(
                 &s.name,
