@@ -76,6 +76,11 @@ impl<'a> OomBaseline<'a> {
         Some(OomBaseline { cgroup, kills })
     }
 
+    /// The kill count when the baseline was taken.
+    pub(crate) fn kills(&self) -> u64 {
+        self.kills
+    }
+
     /// Did the OOM killer act in the cgroup since the baseline was taken?
     pub(crate) fn killed(&self) -> bool {
         use brig_cgroups::CgroupMonitor;

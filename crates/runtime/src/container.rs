@@ -64,11 +64,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
 /// hooks thus run after the program started, as the spec asks.
 /// When the OOM killer ended init before it executed the program, says so.
 pub(crate) fn release_init(dir: &ContainerDir, record: &Record) -> Result<()> {
-    use brig_cgroups::CgroupMonitor;
-    let oom_kills = record
-        .cgroup
-        .as_ref()
-        .and_then(|cg| cg.oom_kill_count().ok());
+    let oom_kills = crate::cgroup::OomBaseline::take(record.cgroup.as_ref()).map(|b| b.kills());
     let path = dir.fifo_path();
     let reader = open_fifo(&path, OFlags::RDONLY)?;
     let writer = open_fifo(&path, OFlags::WRONLY).map_err(|e| match e {

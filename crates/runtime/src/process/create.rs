@@ -171,7 +171,11 @@ pub(crate) fn create_with_console(
     let fifo = make_fifo(&dir)?;
     let started = match start {
         Start::OnRequest => None,
-        Start::AtOnce => Some(start_at_once(&dir, &fifo, has_cgroup.then_some(&cg))?),
+        // Both stages count from the same baseline: nothing ran in between.
+        Start::AtOnce => Some((
+            start_at_once(&dir, &fifo)?,
+            oom_baseline.as_ref().map(|b| b.kills()),
+        )),
     };
     let listen = socket_activation();
     let (parent_end, child_end) = protocol::pair().map_err(|e| Error::sys("socketpair", e))?;
@@ -298,19 +302,13 @@ fn spawn_init(
     }
 }
 
-/// Puts the start byte in the fifo before init exists, keeping a reading
+/// Puts the start byte in the fifo before init exists; returns a reading
 /// end to see it execute.
-fn start_at_once(
-    dir: &ContainerDir,
-    fifo: &OwnedFd,
-    cgroup: Option<&brig_cgroups::AnyManager>,
-) -> Result<(OwnedFd, Option<u64>)> {
-    use brig_cgroups::CgroupMonitor;
-    let oom_kills = cgroup.and_then(|cg| cg.oom_kill_count().ok());
+fn start_at_once(dir: &ContainerDir, fifo: &OwnedFd) -> Result<OwnedFd> {
     let path = dir.fifo_path();
     let reader = crate::container::open_fifo(&path, OFlags::RDONLY)?;
     rustix::io::write(fifo, b"0").map_err(|e| Error::io("cannot write", &path, e.into()))?;
-    Ok((reader, oom_kills))
+    Ok(reader)
 }
 
 fn make_fifo(dir: &ContainerDir) -> Result<OwnedFd> {
