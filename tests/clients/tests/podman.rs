@@ -120,7 +120,7 @@ fn detached_container_exec_top_and_stats() {
             "-c",
             "echo $GREETING",
         ]);
-        let tty = podman.on_terminal(&["exec", "-it", &name, "sh", "-c", "tty; exit 5"]);
+        let tty = podman.on_terminal(&["exec", "-it", &name, "sh", "-c", "tty; sleep 0.3; exit 5"]);
         assert!(
             tty.stdout.contains("/dev/pts/"),
             "{}: exec -it should get a pty:\n{}",
