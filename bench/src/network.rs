@@ -112,9 +112,9 @@ pub fn run(brig: &Path, runtime: &Path, iterations: usize) -> anyhow::Result<()>
     for engine in &engines {
         let tar = tar.display().to_string();
         engine.must(&["import", &tar, IMAGE])?;
-        // A user network's bridge lives until `network rm`; the default
-        // network's goes with its last member (Podman's user networks would
-        // be written to /etc/containers/networks: brig only).
+        // Bridges live until `network rm`, the default one too (Podman's
+        // user networks would be written to /etc/containers/networks:
+        // brig only).
         let user = engine.name == "brig";
         if user {
             engine.must(&["network", "create", "benchnet"])?;
@@ -138,7 +138,8 @@ pub fn run(brig: &Path, runtime: &Path, iterations: usize) -> anyhow::Result<()>
             }
         }
         if user {
-            engine.must(&["network", "rm", "benchnet"])?;
+            // The default network stays after its last container (as docker0).
+            engine.must(&["network", "rm", "benchnet", "brig"])?;
         }
         let medians: Vec<f64> = samples
             .iter()

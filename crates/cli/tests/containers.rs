@@ -97,6 +97,8 @@ impl Drop for Engine {
         for id in ids.lines() {
             let _ = self.run(&["rm", "-f", "-v", id]);
         }
+        // The default network stays after its last container (as docker0).
+        let _ = self.run(&["network", "rm", "brig"]);
     }
 }
 

@@ -21,6 +21,9 @@ pub fn cgroups_path(id: &str) -> String {
 /// Only for containers that must not run.
 pub fn release_run(ctx: &Ctx, rec: &ContainerRecord) -> Result<()> {
     release_runtime(ctx, rec)?;
+    if matches!(rec.config.network, crate::config::NetworkMode::Bridge(_)) {
+        crate::network::bridge::delete_stale_links(&rec.id)?;
+    }
     let mount_point = ctx.paths.rootfs(&rec.id);
     rootfs::unmount_all(&mount_point)?;
     let _ = std::fs::remove_dir(&mount_point);

@@ -21,6 +21,12 @@ pub enum NetError {
         #[source]
         source: rustix::io::Errno,
     },
+    #[error("cannot look up interface {name:?}: {source}")]
+    LinkLookup {
+        name: String,
+        #[source]
+        source: rustix::io::Errno,
+    },
     #[error("interface {name:?} not found")]
     LinkNotFound { name: String },
     #[error("interface name {name:?} is invalid: {reason}")]
@@ -33,4 +39,13 @@ pub enum NetError {
     },
     #[error("the thread doing network setup inside {path} panicked")]
     ThreadPanicked { path: PathBuf },
+}
+
+impl NetError {
+    /// Whether the kernel refused because the object exists already.
+    pub fn is_already_exists(&self) -> bool {
+        const EEXIST: i32 = 17;
+        matches!(self, NetError::Netlink { source, .. }
+            if crate::netlink::errno_of(source) == Some(EEXIST))
+    }
 }

@@ -6,13 +6,14 @@
 //! namespace only (it is `!Send` through the runtime handle it keeps).
 
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkMessage};
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
 };
+use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use tokio::runtime::Runtime;
 
 use crate::error::NetError;
@@ -25,6 +26,9 @@ const IFNAMSIZ: usize = 16;
 pub struct Netlink {
     runtime: Runtime,
     handle: Handle,
+    /// For SIOCGIFINDEX: a name lookup by ioctl takes microseconds where
+    /// a netlink RTM_GETLINK round trip through the runtime takes ~0.3 ms.
+    ioctl_socket: OwnedFd,
     // Keeps the type !Send: the socket is tied to this thread's namespace.
     _not_send: std::marker::PhantomData<*const ()>,
 }
@@ -40,30 +44,31 @@ impl Netlink {
             .block_on(async { rtnetlink::new_connection() })
             .map_err(NetError::Socket)?;
         runtime.spawn(connection);
+        let ioctl_socket = rustix::net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::DGRAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .map_err(|e| NetError::Socket(e.into()))?;
         Ok(Netlink {
             runtime,
             handle,
+            ioctl_socket,
             _not_send: std::marker::PhantomData,
         })
     }
 
     /// The index of interface `name`, or None when there is none.
     pub fn link_index(&self, name: &str) -> Result<Option<u32>, NetError> {
-        let request = self
-            .handle
-            .link()
-            .get()
-            .match_name(name.to_string())
-            .execute();
-        let result = self.runtime.block_on(async move {
-            let mut stream = Box::pin(request);
-            stream.try_next().await
-        });
-        match result {
-            Ok(Some(message)) => Ok(Some(message.header.index)),
-            Ok(None) => Ok(None),
-            Err(error) if errno_of(&error) == Some(ENODEV) => Ok(None),
-            Err(source) => Err(netlink_error("get link", name, source)),
+        check_link_name(name)?;
+        match rustix::net::netdevice::name_to_index(&self.ioctl_socket, name) {
+            Ok(index) => Ok(Some(index)),
+            Err(rustix::io::Errno::NODEV) => Ok(None),
+            Err(source) => Err(NetError::LinkLookup {
+                name: name.to_string(),
+                source,
+            }),
         }
     }
 
@@ -126,6 +131,14 @@ impl Netlink {
             "set up",
             index,
             LinkUnspec::new_with_index(index).up().build(),
+        )
+    }
+
+    pub fn set_down(&self, index: u32) -> Result<(), NetError> {
+        self.set_link(
+            "set down",
+            index,
+            LinkUnspec::new_with_index(index).down().build(),
         )
     }
 
@@ -248,7 +261,7 @@ fn link_name(message: &LinkMessage) -> Option<String> {
         })
 }
 
-fn errno_of(error: &rtnetlink::Error) -> Option<i32> {
+pub(crate) fn errno_of(error: &rtnetlink::Error) -> Option<i32> {
     match error {
         rtnetlink::Error::NetlinkError(message) => message.code.map(|code| -code.get()),
         _ => None,

@@ -45,6 +45,9 @@ pub struct ContainerLinkSpec {
     /// networks only if the engine wants no default route at all).
     pub default_route: bool,
     pub mtu: u32,
+    /// Let every user of the namespace open ICMP datagram sockets (`ping`
+    /// without CAP_NET_RAW, as Docker does): a sysctl of the namespace.
+    pub unprivileged_ping: bool,
 }
 
 /// Undo steps run in reverse order on drop unless [`Rollback::commit`] was called.
@@ -114,15 +117,26 @@ pub fn attach_container(netlink: &Netlink, spec: &ContainerLinkSpec) -> Result<(
     let netns_fd = open_netns(&spec.netns)?;
     check_host_ifname(&spec.host_ifname)?;
     let mut rollback = Rollback::new(netlink);
-    // One request: the host end up on the bridge, the peer born inside the
-    // container's namespace under its final name.
-    let host_index = netlink.create_veth_into(
-        &spec.host_ifname,
-        bridge_index,
-        &spec.container_ifname,
-        netns_fd.as_fd(),
-        spec.mtu,
-    )?;
+    // One request: the host end up on the bridge, the peer born inside
+    // the container's namespace under its final name.
+    let create = || {
+        netlink.create_veth_into(
+            &spec.host_ifname,
+            bridge_index,
+            &spec.container_ifname,
+            netns_fd.as_fd(),
+            spec.mtu,
+        )
+    };
+    let host_index = match create() {
+        // A host end whose deletion was deferred (see `isolate_container`)
+        // and has not happened yet: the name is this container's own.
+        Err(e) if e.is_already_exists() => {
+            netlink.delete_link_by_name(&spec.host_ifname)?;
+            create()?
+        }
+        other => other?,
+    };
     rollback.delete_link_on_failure(host_index);
     run_in_netns(&spec.netns, || configure_inside(spec))?;
     rollback.commit();
@@ -132,6 +146,18 @@ pub fn attach_container(netlink: &Netlink, spec: &ContainerLinkSpec) -> Result<(
 /// Removes the container's veth pair (the host end; the kernel removes the peer).
 pub fn detach_container(netlink: &Netlink, host_ifname: &str) -> Result<bool, NetError> {
     netlink.delete_link_by_name(host_ifname)
+}
+
+/// Cuts the container off its bridge at once (the host end down: the
+/// bridge forwards nothing to it, so its addresses can be handed out
+/// again) and leaves the deletion, which waits for RCU grace periods
+/// (~13 ms here), to [`detach_container`] later or to the kernel when the
+/// container's namespace dies. False when the link is gone already.
+pub fn isolate_container(netlink: &Netlink, host_ifname: &str) -> Result<bool, NetError> {
+    match netlink.link_index(host_ifname)? {
+        Some(index) => netlink.set_down(index).map(|()| true),
+        None => Ok(false),
+    }
 }
 
 /// Lets the bridge route packets DNATed from 127.0.0.1 (ports published on
@@ -177,14 +203,22 @@ fn configure_inside(spec: &ContainerLinkSpec) -> Result<(), NetError> {
     for (address, subnet) in &spec.addresses {
         netlink.add_address(index, *address, subnet.prefix_len())?;
     }
+    // Not at creation: the kernel refuses (ENOTCONN) to open a veth end
+    // before its pair is complete.
     netlink.set_up(index)?;
     if spec.default_route {
         for (_, subnet) in &spec.addresses {
             netlink.add_default_route(index, subnet.gateway())?;
         }
     }
-    let loopback = netlink.require_link("lo")?;
-    netlink.set_up(loopback)
+    if spec.unprivileged_ping {
+        write_sysctl(
+            "/proc/sys/net/ipv4/ping_group_range".to_owned(),
+            "0 2147483647",
+        )?;
+    }
+    // `lo` is index 1 in every network namespace.
+    netlink.set_up(1)
 }
 
 /// Host-side names are at most [`MAX_HOST_IFNAME`] bytes.

@@ -74,6 +74,7 @@ fn build_topology() -> Topology {
                 addresses: vec![(address.parse().unwrap(), subnet)],
                 default_route: true,
                 mtu: 1500,
+                unprivileged_ping: false,
             };
             attach_container(&nl, &link)?;
         }

@@ -7,7 +7,8 @@ use std::net::IpAddr;
 
 use brig_net::netns::run_in_netns;
 use brig_net::setup::{
-    BridgeSpec, ContainerLinkSpec, attach_container, detach_container, ensure_bridge, remove_bridge,
+    BridgeSpec, ContainerLinkSpec, attach_container, detach_container, ensure_bridge,
+    isolate_container, remove_bridge,
 };
 use brig_net::{NetError, Netlink, Subnet};
 use common::{TestNetns, links_in, need_root};
@@ -36,6 +37,7 @@ fn container_spec(
         addresses: vec![(address.parse::<IpAddr>().unwrap(), subnet)],
         default_route: true,
         mtu: 1400,
+        unprivileged_ping: true,
     }
 }
 
@@ -102,6 +104,60 @@ fn two_containers_on_a_bridge_ping_each_other_and_teardown_leaves_no_link() {
         host_links_before,
         "the machine's own links changed"
     );
+}
+
+#[test]
+fn isolated_container_is_cut_off_and_its_name_can_be_reused() {
+    if !need_root("isolated_container_is_cut_off_and_its_name_can_be_reused") {
+        return;
+    }
+    let (host, c1, c2) = (
+        TestNetns::new("host"),
+        TestNetns::new("c1"),
+        TestNetns::new("c2"),
+    );
+    let subnet = Subnet::parse("10.99.5.0/24", None).unwrap();
+    in_host(&host, |nl| {
+        ensure_bridge(nl, &bridge_spec(vec![subnet]))?;
+        attach_container(nl, &container_spec("brigtv5", &c1, "10.99.5.2", subnet))
+    })
+    .unwrap();
+    let ping =
+        |ns: &TestNetns| ns.exec("/bin/busybox", &["ping", "-c", "1", "-W", "1", "10.99.5.1"]);
+    assert!(ping(&c1).0, "attached: {}", ping(&c1).1);
+    let (ok, range) = c1.exec("cat", &["/proc/sys/net/ipv4/ping_group_range"]);
+    assert!(
+        ok && range.split_whitespace().eq(["0", "2147483647"]),
+        "{range}"
+    );
+
+    assert!(in_host(&host, |nl| isolate_container(nl, "brigtv5")).unwrap());
+    assert!(
+        !ping(&c1).0,
+        "the bridge forwards nothing to an isolated container"
+    );
+    // The deferred deletion has not happened: a new attachment under the
+    // same host name replaces the stale link.
+    in_host(&host, |nl| {
+        attach_container(nl, &container_spec("brigtv5", &c2, "10.99.5.2", subnet))
+    })
+    .unwrap();
+    assert_eq!(
+        links_in(&c1),
+        ["lo"],
+        "the stale pair went with its host end"
+    );
+    assert!(ping(&c2).0, "the address works again: {}", ping(&c2).1);
+    in_host(&host, |nl| {
+        assert!(detach_container(nl, "brigtv5")?);
+        assert!(
+            !isolate_container(nl, "brigtv5")?,
+            "nothing left to isolate"
+        );
+        remove_bridge(nl, BRIDGE)
+    })
+    .unwrap();
+    assert_eq!(links_in(&host), ["lo"]);
 }
 
 #[test]

@@ -47,6 +47,8 @@ pub(crate) struct Monitor {
     pub(super) clients: Clients,
     sigfd: OwnedFd,
     log: LogWriter,
+    /// Network links to delete once nobody waits for us.
+    leftovers: crate::network::Leftovers,
 }
 
 impl Monitor {
@@ -110,6 +112,7 @@ impl Monitor {
                 clients,
                 sigfd,
                 log,
+                leftovers: Default::default(),
             }),
             Err(e) => Err((ready, e)),
         }
@@ -154,6 +157,7 @@ impl Monitor {
                 break code;
             }
             self.clients.finish(code);
+            self.leftovers.remove();
             if began.elapsed() >= STABLE_RUN {
                 backoff = BACKOFF_FIRST;
             }
@@ -168,6 +172,9 @@ impl Monitor {
         crate::timing::mark("monitor: removed if --rm");
         self.clients.finish(last_code);
         let _ = std::fs::remove_file(self.ctx.paths.attach_socket(&self.id));
+        // Nobody waits for us any more: the slow parts of cleaning up.
+        self.leftovers.remove();
+        self.ctx.db.checkpoint();
         0
     }
 
@@ -411,19 +418,24 @@ impl Monitor {
         };
         crate::timing::mark("finish: record read");
         let oom = oom_killed(&rec);
+        // Let go of the namespace first: with the container's processes
+        // gone, the kernel starts tearing it (and its veths) down meanwhile.
+        super::netns::release(&self.ctx.paths.bundle(&rec.id).join(super::netns::FILE));
         let network = crate::network::for_mode(&self.ctx, &rec.config.network);
-        let _ = network.detach(&crate::network::NetworkContext {
+        match network.detach(&crate::network::NetworkContext {
             id: &rec.id,
             name: &rec.name,
             hostname: &rec.config.hostname,
             netns: format!("/proc/{}/ns/net", rec.pid.unwrap_or(0)).into(),
             ports: &rec.config.ports,
-        });
+        }) {
+            Ok(left) => self.leftovers.extend(left),
+            Err(e) => eprintln!("monitor: network detach of {} failed: {e}", self.id),
+        }
         // The root filesystem stays mounted in our namespace (for a restart);
         // it goes away with us.
         crate::timing::mark("finish: network detached");
         cleanup::release_exited_run(&self.ctx, &rec)?;
-        super::netns::release(&self.ctx.paths.bundle(&rec.id).join(super::netns::FILE));
         crate::timing::mark("finish: runtime released");
         let (code, error) = match outcome {
             Outcome::Exited(code) => (*code, None),

@@ -1,6 +1,7 @@
 //! One start of the container: mount its root filesystem, seed volumes,
-//! resolve its user, check its command, write the OCI config, run the
-//! runtime's `create`, attach the network, then `start`.
+//! resolve its user, check its command, make and attach its network
+//! namespace, write the OCI config, run the runtime (`run --detach`, or
+//! `create`, network, `start` where the runtime must make the namespace).
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -95,16 +96,24 @@ pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
     drop(root);
     crate::timing::mark("monitor: rootfs checked");
     let own_netns = premade_netns(&rec, range.is_some());
+    let netns_path = bundle.join(super::netns::FILE);
     if own_netns {
-        super::netns::loopback_netns(&bundle.join(super::netns::FILE))?;
+        // Bridges bring up `lo` along with eth0.
+        let loopback = matches!(rec.config.network, NetworkMode::None);
+        super::netns::make_netns(&netns_path, loopback)?;
     }
     write_config(m, &rec, &user, &bundle, &volume_maps, own_netns)?;
     crate::timing::mark("monitor: config written");
     crate::hostfiles::write(&bundle, &rec.config.hostname, &rec.config.network)?;
+    if own_netns && matches!(rec.config.network, NetworkMode::Bridge(_)) {
+        network::for_mode(&m.ctx, &rec.config.network)
+            .attach(&network_context(&rec, netns_path))?;
+        crate::timing::mark("monitor: network attached");
+    }
 
     // Nothing to do between the runtime's create and start (the host's
-    // network, or a network namespace made beforehand): one execution of
-    // the runtime instead of two.
+    // network, or a network namespace made and attached beforehand): one
+    // execution of the runtime instead of two.
     let one_step = own_netns || matches!(rec.config.network, NetworkMode::Host);
     let running = launch(m, &rec, &runtime, &bundle, one_step, first)?;
     record_running(m, &rec, running.pid)?;
@@ -152,13 +161,8 @@ fn launch(
         )
         .ctx("watch the container's init", format!("/proc/{pid}"))?;
         if !one_step {
-            network::for_mode(&m.ctx, &rec.config.network).attach(&NetworkContext {
-                id: &rec.id,
-                name: &rec.name,
-                hostname: &rec.config.hostname,
-                netns: format!("/proc/{pid}/ns/net").into(),
-                ports: &rec.config.ports,
-            })?;
+            let netns = format!("/proc/{pid}/ns/net").into();
+            network::for_mode(&m.ctx, &rec.config.network).attach(&network_context(rec, netns))?;
         }
         if first && m.args.attach_wait {
             m.ready.send(Ok(()));
@@ -174,6 +178,16 @@ fn launch(
         let _ = runtime.delete(&rec.id, true);
     }
     created
+}
+
+fn network_context(rec: &ContainerRecord, netns: PathBuf) -> NetworkContext<'_> {
+    NetworkContext {
+        id: &rec.id,
+        name: &rec.name,
+        hostname: &rec.config.hostname,
+        netns,
+        ports: &rec.config.ports,
+    }
 }
 
 /// Mounts the root filesystem (a restart reuses our mount; a first start
@@ -240,13 +254,15 @@ fn seed_volumes(m: &Monitor, rec: &ContainerRecord, root: &Root) -> Result<()> {
     Ok(())
 }
 
-/// Whether `--network none` gets a network namespace made by the monitor
-/// (loopback up before the runtime runs). Not in a user namespace of its
-/// own nor with `net.*` sysctls: there the container's root must own its
-/// network namespace, so the runtime makes it.
+/// Whether `--network none` or bridges get a network namespace made (and
+/// set up) by the monitor before the runtime runs. Not in a user namespace
+/// of its own nor with `net.*` sysctls: there the container's root must
+/// own its network namespace, so the runtime makes it.
 fn premade_netns(rec: &ContainerRecord, userns: bool) -> bool {
-    matches!(rec.config.network, NetworkMode::None)
-        && !userns
+    matches!(
+        rec.config.network,
+        NetworkMode::None | NetworkMode::Bridge(_)
+    ) && !userns
         && !rec.config.sysctls.keys().any(|k| k.starts_with("net."))
 }
 

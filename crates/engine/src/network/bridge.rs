@@ -16,7 +16,7 @@ use brig_net::firewall::{Protocol, RANDOM_PORT_RANGE, check_port_conflicts, pick
 use brig_net::ipam::{Pool, Subnet};
 use brig_net::setup::{self, BridgeSpec, ContainerLinkSpec};
 
-use super::config::{BridgeConfig, DEFAULT_NETWORK};
+use super::config::BridgeConfig;
 use super::error::NetworkError;
 use super::store::{self, Endpoint, NetworkRecord};
 use super::trace::Phases;
@@ -100,17 +100,80 @@ pub fn release(ctx: &Ctx, container_id: &str, network: Option<&str>) -> Result<(
     release_locked(ctx, &tag, container_id, network)
 }
 
+/// [`release`] for an exited container whose caller waits: the host ends
+/// are only isolated, and returned to be deleted with [`delete_links`]
+/// once nobody waits (or by the kernel as the container's namespace dies).
+pub fn release_deferred(ctx: &Ctx, container_id: &str) -> Result<Vec<String>> {
+    if ctx.db.endpoints_of(container_id)?.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tag = names::root_tag(ctx.paths.root());
+    let _lock = NetLock::acquire()?;
+    release_with(ctx, &tag, container_id, None, Teardown::Deferred)
+}
+
+/// Deletes host links [`release_deferred`] left (if still there).
+pub fn delete_links(links: &[String]) {
+    if links.is_empty() {
+        return;
+    }
+    if let Ok(netlink) = Netlink::open() {
+        for link in links {
+            let _ = setup::detach_container(&netlink, link);
+        }
+    }
+}
+
+/// Deletes the host ends of the container's veths that are still there:
+/// a deferred deletion that has not happened yet (or never will, its
+/// monitor was killed), so `rm` leaves no link behind.
+pub fn delete_stale_links(container_id: &str) -> Result<()> {
+    let prefix = names::host_veth_prefix(container_id);
+    let netlink = Netlink::open().map_err(NetworkError::from)?;
+    let names = netlink.link_names().map_err(NetworkError::from)?;
+    for name in names.iter().filter(|n| n.starts_with(&prefix)) {
+        setup::detach_container(&netlink, name).map_err(NetworkError::from)?;
+    }
+    Ok(())
+}
+
+/// How a release removes a container's veths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Teardown {
+    Now,
+    Deferred,
+}
+
 fn release_locked(ctx: &Ctx, tag: &str, container_id: &str, network: Option<&str>) -> Result<()> {
+    release_with(ctx, tag, container_id, network, Teardown::Now).map(drop)
+}
+
+/// Gives back the endpoints; returns the host links left to delete.
+fn release_with(
+    ctx: &Ctx,
+    tag: &str,
+    container_id: &str,
+    network: Option<&str>,
+    teardown: Teardown,
+) -> Result<Vec<String>> {
     let mut phases = Phases::start("detach");
     let removed = ctx.db.remove_endpoints(container_id, network)?;
     if removed.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     phases.mark("database");
     let netlink = Netlink::open().map_err(NetworkError::from)?;
+    let mut left = Vec::new();
     for endpoint in &removed {
+        let link = &endpoint.host_ifname;
         // Gone already when the container's namespace died with it.
-        setup::detach_container(&netlink, &endpoint.host_ifname).map_err(NetworkError::from)?;
+        let present = match teardown {
+            Teardown::Now => setup::detach_container(&netlink, link),
+            Teardown::Deferred => setup::isolate_container(&netlink, link),
+        };
+        if present.map_err(NetworkError::from)? && teardown == Teardown::Deferred {
+            left.push(link.clone());
+        }
     }
     phases.mark("links");
     let networks = ctx.db.networks()?;
@@ -118,20 +181,11 @@ fn release_locked(ctx: &Ctx, tag: &str, container_id: &str, network: Option<&str
         .iter()
         .filter(|n| removed.iter().any(|e| e.network == n.name))
         .collect();
-    // A user network's bridge stays until `network rm` (making and deleting
-    // one costs ~50 ms of kernel time); the default network, which nobody
-    // creates or removes, goes with its last member so nothing is left.
-    for network in touched.iter().filter(|n| n.name == DEFAULT_NETWORK) {
-        if ctx.db.endpoints_on(&network.name)?.is_empty() {
-            setup::remove_bridge(&netlink, &network.bridge).map_err(NetworkError::from)?;
-        }
-    }
-    phases.mark("bridges");
     firewall::sync(ctx, &names::table(tag))?;
     phases.mark("firewall");
     hosts::refresh(ctx, &touched, None)?;
     phases.mark("hosts");
-    Ok(())
+    Ok(left)
 }
 
 /// Allocates addresses and host ports and records the endpoints, all in one
@@ -329,22 +383,10 @@ fn plumb(
                 // One default route: the first network's, unless it is internal.
                 default_route: endpoint.ifname == "eth0" && !record.internal,
                 mtu: record.mtu,
+                unprivileged_ping: true,
             },
         )
         .map_err(NetworkError::from)?;
     }
-    allow_unprivileged_ping(net)
-}
-
-/// Lets any user in the container `ping` without CAP_NET_RAW (ICMP datagram
-/// sockets), as Docker does; the sysctl belongs to the container's namespace.
-fn allow_unprivileged_ping(net: &NetworkContext<'_>) -> Result<()> {
-    let path = std::path::Path::new("/proc/sys/net/ipv4/ping_group_range");
-    brig_net::netns::run_in_netns(&net.netns, || {
-        std::fs::write(path, "0 2147483647").map_err(|source| brig_net::NetError::Sysctl {
-            path: path.to_path_buf(),
-            source,
-        })
-    })
-    .map_err(|e| NetworkError::from(e).into())
+    Ok(())
 }

@@ -1,5 +1,5 @@
-//! brig's nftables state, computed from the database: every user network,
-//! the default network while it has members, every published port. Applied
+//! brig's nftables state, computed from the database: every network (the
+//! default one once created, like Docker's docker0), every published port. Applied
 //! as one `nft -f` transaction into the root's own table; skipped when the
 //! script is the one applied last (a container without published ports or
 //! its own allow list on a user network changes nothing here), and the
@@ -26,9 +26,6 @@ pub fn plan(networks: &[NetworkRecord], endpoints: &[Endpoint]) -> FirewallPlan 
             .iter()
             .filter(|e| e.network == network.name)
             .collect();
-        if members.is_empty() && network.name == super::DEFAULT_NETWORK {
-            continue;
-        }
         let container_egress = members
             .iter()
             .filter(|e| !e.egress_allow.is_empty())
@@ -135,14 +132,15 @@ mod tests {
     }
 
     #[test]
-    fn idle_default_network_has_no_rules_and_ports_go_to_the_first_address() {
+    fn idle_networks_keep_their_rules_and_ports_go_to_the_first_address() {
         let networks = [
             network("brig", "10.88.0.0/16"),
             network("app", "10.89.0.0/24"),
         ];
         let idle = plan(&networks, &[]);
-        assert_eq!(idle.networks.len(), 1, "only the user network");
-        assert_eq!(idle.networks[0].name, "app");
+        let names: Vec<&str> = idle.networks.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["brig", "app"], "the default network's too");
+        assert!(idle.forwards.is_empty());
         let web = Endpoint {
             container_id: "a".repeat(64),
             container_name: "web".into(),

@@ -306,8 +306,9 @@ pub fn check_routes(record: &NetworkRecord) -> Result<()> {
 }
 
 /// The records of the container's networks; the default network is created
-/// on first use (and moved to a free subnet while idle if its subnet has
-/// been taken by a route since).
+/// on first use and then stays, like Docker's docker0, until `network rm
+/// brig` (moved to a free subnet while idle if its subnet has been taken
+/// by a route since).
 pub fn networks_for(ctx: &Ctx, tag: &str, config: &BridgeConfig) -> Result<Vec<NetworkRecord>> {
     let mut out = Vec::new();
     for attachment in &config.networks {
@@ -325,7 +326,8 @@ pub fn networks_for(ctx: &Ctx, tag: &str, config: &BridgeConfig) -> Result<Vec<N
 
 fn ensure_default(ctx: &Ctx, tag: &str) -> Result<NetworkRecord> {
     let routes = host_routes();
-    ctx.db.network_tx(|tx| {
+    let mut moved = false;
+    let record = ctx.db.network_tx(|tx| {
         let all = store::networks(tx)?;
         let existing = all.iter().find(|n| n.name == DEFAULT_NETWORK);
         let own_bridge = existing.map(|n| n.bridge.as_str());
@@ -348,6 +350,7 @@ fn ensure_default(ctx: &Ctx, tag: &str) -> Result<NetworkRecord> {
         let net =
             choose_subnet(default_candidates(), &in_use).map_err(|e| ipam(DEFAULT_NETWORK, e))?;
         let subnet = Subnet::new(net, None).map_err(|e| ipam(DEFAULT_NETWORK, e))?;
+        moved = existing.is_some();
         let id = existing.map_or_else(new_id, |r| r.id.clone());
         let record = NetworkRecord {
             name: DEFAULT_NETWORK.to_owned(),
@@ -366,7 +369,13 @@ fn ensure_default(ctx: &Ctx, tag: &str) -> Result<NetworkRecord> {
             rusqlite::params![record.name, crate::db::to_json(&record)?],
         )?;
         Ok(record)
-    })
+    })?;
+    if moved {
+        // The idle bridge still has the old gateway: made anew on use.
+        let netlink = brig_net::Netlink::open().map_err(NetworkError::from)?;
+        brig_net::setup::remove_bridge(&netlink, &record.bridge).map_err(NetworkError::from)?;
+    }
+    Ok(record)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! Container networking. The monitor calls [`Network::attach`] between the
-//! runtime's `create` and `start` (the container's network namespace
-//! exists, its program has not run) and [`Network::detach`] after it
+//! Container networking. The monitor calls [`Network::attach`] on a
+//! network namespace it made before running the runtime (or, where the
+//! container's own user namespace must own it, between the runtime's
+//! `create` and `start`) and [`Network::detach`] after the container
 //! exited; `rm` and the crash repair call [`release`].
 //!
 //! - `none`: a private namespace with loopback up; `host`: nothing to do;
@@ -56,7 +57,26 @@ pub struct Attachment {
 /// A network a container can join.
 pub trait Network: std::fmt::Debug {
     fn attach(&self, ctx: &NetworkContext<'_>) -> Result<Attachment>;
-    fn detach(&self, ctx: &NetworkContext<'_>) -> Result<()>;
+    /// Gives back what the exited container held; what takes long is
+    /// left in [`Leftovers`] for when nobody waits.
+    fn detach(&self, ctx: &NetworkContext<'_>) -> Result<Leftovers>;
+}
+
+/// Host links a detach isolated but did not delete (a veth's deletion
+/// waits for RCU grace periods, ~13 ms here).
+#[derive(Debug, Default)]
+#[must_use = "the links stay until removed"]
+pub struct Leftovers(Vec<String>);
+
+impl Leftovers {
+    pub fn extend(&mut self, other: Leftovers) {
+        self.0.extend(other.0);
+    }
+
+    /// Deletes what is still there (the kernel may have been first).
+    pub fn remove(&mut self) {
+        bridge::delete_links(&std::mem::take(&mut self.0));
+    }
 }
 
 /// `--network none`: loopback only.
@@ -71,8 +91,8 @@ impl Network for NoneNetwork {
         })
     }
 
-    fn detach(&self, _ctx: &NetworkContext<'_>) -> Result<()> {
-        Ok(())
+    fn detach(&self, _ctx: &NetworkContext<'_>) -> Result<Leftovers> {
+        Ok(Leftovers::default())
     }
 }
 
@@ -85,8 +105,8 @@ impl Network for HostNetwork {
         Ok(Attachment::default())
     }
 
-    fn detach(&self, _ctx: &NetworkContext<'_>) -> Result<()> {
-        Ok(())
+    fn detach(&self, _ctx: &NetworkContext<'_>) -> Result<Leftovers> {
+        Ok(Leftovers::default())
     }
 }
 
@@ -102,8 +122,8 @@ impl Network for BridgeNetworks<'_> {
         bridge::attach(self.ctx, ctx, self.config, None)
     }
 
-    fn detach(&self, ctx: &NetworkContext<'_>) -> Result<()> {
-        bridge::release(self.ctx, ctx.id, None)
+    fn detach(&self, ctx: &NetworkContext<'_>) -> Result<Leftovers> {
+        bridge::release_deferred(self.ctx, ctx.id).map(Leftovers)
     }
 }
 
@@ -127,8 +147,8 @@ impl Network for ContainerNetwork<'_> {
         Ok(Attachment::default())
     }
 
-    fn detach(&self, _ctx: &NetworkContext<'_>) -> Result<()> {
-        Ok(())
+    fn detach(&self, _ctx: &NetworkContext<'_>) -> Result<Leftovers> {
+        Ok(Leftovers::default())
     }
 }
 

@@ -28,7 +28,12 @@ pub fn bridge(tag: &str, network_id: &str) -> String {
 /// The host end of a container's veth on its `index`-th network: `vb` + 9
 /// digits of the ID + the index (at most 13 bytes, see brig-net's setup).
 pub fn host_veth(container_id: &str, index: usize) -> String {
-    format!("vb{}{}", &container_id[..9], index.min(99))
+    format!("{}{}", host_veth_prefix(container_id), index.min(99))
+}
+
+/// What the host ends of all of a container's veths start with.
+pub fn host_veth_prefix(container_id: &str) -> String {
+    format!("vb{}", &container_id[..9])
 }
 
 #[cfg(test)]
