@@ -161,6 +161,12 @@ impl Drop for TestEngine {
                 eprintln!("cleanup: rm -f {}: {e}", c.id);
             }
         }
+        // The default network stays after its last container (as docker0).
+        if self.engine.network_find("brig").is_ok()
+            && let Err(e) = self.engine.network_remove("brig")
+        {
+            eprintln!("cleanup: network rm brig: {e}");
+        }
         let root = self.dir.path().display().to_string();
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let left: Vec<&str> = mounts.lines().filter(|l| l.contains(&root)).collect();
