@@ -6,7 +6,8 @@
 //! - A relative path (`a/b`) is taken from the runtime's own cgroup in each
 //!   hierarchy (`/proc/self/cgroup`), as runc does.
 //! - No path: `/brig/<container id>` (absolute, so the container's cgroup
-//!   does not depend on where the runtime itself was started).
+//!   does not depend on where the runtime itself was started); the shared
+//!   `/brig` parent stays once made.
 //!
 //! `..` components are refused, `.` and repeated slashes are dropped, and a
 //! path naming the hierarchy root itself is refused (removing it would kill
@@ -73,20 +74,15 @@ impl CgroupPath {
         }
     }
 
-    /// How many trailing levels belong to brig whoever created them: 2 for
-    /// `/brig/<id>` (the shared `/brig` parent goes with its last
-    /// container), else 0 (a user's parents are only removed if `create`
-    /// made them).
-    pub fn levels_owned_by_brig(&self) -> usize {
+    /// Whether this is the default placement `/brig/<id>`, whose shared
+    /// `/brig` parent stays once made (as Docker's `/docker`): making and
+    /// removing it in every hierarchy on each run cost ~1 ms. Other paths'
+    /// parents are removed only if `create` made them.
+    pub fn under_shared_parent(&self) -> bool {
         let parent = DEFAULT_PARENT.trim_start_matches('/');
-        match self {
-            Self::Absolute(_)
-                if self.components().count() == 2 && self.components().next() == Some(parent) =>
-            {
-                2
-            }
-            _ => 0,
-        }
+        matches!(self, Self::Absolute(_))
+            && self.components().count() == 2
+            && self.components().next() == Some(parent)
     }
 
     /// The path's components, in order.
@@ -222,27 +218,18 @@ mod tests {
     }
 
     #[test]
-    fn only_the_default_parent_is_owned_by_brig() {
-        assert_eq!(
+    fn only_the_default_placement_has_a_shared_parent() {
+        assert!(
             CgroupPath::for_container(None, "c1")
                 .unwrap()
-                .levels_owned_by_brig(),
-            2
+                .under_shared_parent()
         );
-        assert_eq!(
-            CgroupPath::parse("/brig/x/y")
-                .unwrap()
-                .levels_owned_by_brig(),
-            0
-        );
-        assert_eq!(
-            CgroupPath::parse("/a/c1").unwrap().levels_owned_by_brig(),
-            0
-        );
-        assert_eq!(
-            CgroupPath::parse("brig/c1").unwrap().levels_owned_by_brig(),
-            0
-        );
+        for other in ["/brig/x/y", "/a/c1", "brig/c1"] {
+            assert!(
+                !CgroupPath::parse(other).unwrap().under_shared_parent(),
+                "{other}"
+            );
+        }
     }
 
     #[test]

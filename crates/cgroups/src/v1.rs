@@ -33,6 +33,10 @@ pub struct V1Dir {
     /// How many trailing levels of `dir` `create` made (0 before `create`).
     #[serde(default)]
     pub created: usize,
+    /// Under the shared `/brig` parent, which stays: nothing above `dir`
+    /// is removed, whoever made it (see [`CgroupPath::under_shared_parent`]).
+    #[serde(default)]
+    pub keeps_parents: bool,
 }
 
 /// A container's cgroup on cgroup v1 hierarchies.
@@ -54,7 +58,8 @@ impl V1Manager {
                     name: m.name.clone(),
                     mount_point: m.mount_point.clone(),
                     dir: path.dir_in(&m.mount_point, &m.mount_root, own_path)?,
-                    created: path.levels_owned_by_brig(),
+                    created: 0,
+                    keeps_parents: path.under_shared_parent(),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -177,7 +182,9 @@ impl CgroupManager for V1Manager {
                     init_cpuset(level)?;
                 }
             }
-            d.created = d.created.max(made.len());
+            if !d.keeps_parents {
+                d.created = d.created.max(made.len());
+            }
         }
         Ok(())
     }

@@ -37,6 +37,10 @@ pub struct V2Manager {
     /// How many trailing levels of `dir` `create` made (0 before `create`).
     #[serde(default)]
     created: usize,
+    /// Under the shared `/brig` parent, which stays: nothing above `dir`
+    /// is removed, whoever made it (see [`CgroupPath::under_shared_parent`]).
+    #[serde(default)]
+    keeps_parents: bool,
     /// Controllers the hierarchy offers at its root (empty: unknown).
     #[serde(default)]
     available: Vec<Controller>,
@@ -54,7 +58,8 @@ impl V2Manager {
         Ok(Self {
             mount_point: unified.mount_point.clone(),
             dir,
-            created: path.levels_owned_by_brig(),
+            created: 0,
+            keeps_parents: path.under_shared_parent(),
             available: unified.controllers.clone(),
         })
     }
@@ -185,7 +190,9 @@ impl V2Manager {
 impl CgroupManager for V2Manager {
     fn create(&mut self) -> Result<()> {
         let made = fsutil::mkdir_all(&self.dir, &self.mount_point)?;
-        self.created = self.created.max(made.len());
+        if !self.keeps_parents {
+            self.created = self.created.max(made.len());
+        }
         self.enable_controllers()
     }
 

@@ -168,7 +168,20 @@ fn run_exit_codes_are_dockers() {
     let r = e.run(&["run", "--rm", "--memory", "12x", IMAGE, "true"]);
     assert_eq!(r.code, 125);
     assert!(r.stderr.contains("--memory"), "{}", r.stderr);
-    assert_eq!(e.run(&["run", "--rm", "--bogus", IMAGE]).code, 125);
+    for command in ["run", "exec"] {
+        let r = e.run(&[command, "--bogus", IMAGE, "true"]);
+        assert_eq!(r.code, 125, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("unexpected argument '--bogus'"),
+            "an unknown flag is named, not taken for the {}: {}",
+            if command == "run" {
+                "image"
+            } else {
+                "container"
+            },
+            r.stderr
+        );
+    }
     assert_eq!(e.run(&["run", "--rm", "no-such-image:1"]).code, 125);
     let r = e.run(&["run", "--rm", "--restart", "always", IMAGE, "true"]);
     assert_eq!(r.code, 125);

@@ -18,6 +18,7 @@ Examples:
   brig network rm app backend";
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum NetworkCommand {
     /// Create a bridge network; its members resolve each other by name.
     Create(CreateArgs),

@@ -18,6 +18,7 @@ Examples:
   brig secret ls";
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum SecretCommand {
     /// Store a secret from a file or stdin (-).
     Create(CreateArgs),

@@ -19,6 +19,7 @@ Examples:
   brig system info --format json";
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum SystemCommand {
     /// Show disk use of images, containers and volumes.
     Df(FormatArgs),
@@ -72,6 +73,7 @@ pub struct EventsArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum HealthcheckCommand {
     /// Run a container's health check now (exit 0 healthy, 1 not).
     Run(HealthArgs),

@@ -16,6 +16,7 @@ Examples:
   brig volume rm data";
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum VolumeCommand {
     /// Create a named volume (seeded from the image on first use).
     Create(CreateArgs),

@@ -38,9 +38,10 @@ pub struct ExecArgs {
     #[arg(long)]
     pub privileged: bool,
     /// The container, then the command and its arguments.
+    // Not allow_hyphen_values: an unknown flag before the container is an
+    // error, not a container name.
     #[arg(
         trailing_var_arg = true,
-        allow_hyphen_values = true,
         num_args = 2..,
         required = true,
         value_name = "CONTAINER COMMAND [ARG...]"

@@ -26,6 +26,7 @@ Examples:
   brig container rm -f web";
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ContainerCommand {
     /// Create and start a container.
     Run(run::RunArgs),

@@ -23,7 +23,8 @@ Examples:
   brig create --name db -v data:/var/lib/db busybox:1.36 sleep infinity
   brig start db";
 
-/// The flags `run` and `create` share (`-h` is `--hostname`, as in Docker).
+// The flags `run` and `create` share (`-h` is `--hostname`, as in Docker);
+// a comment, not a doc comment: that would become their help text.
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// Name the container (default: a random name).
@@ -192,9 +193,11 @@ pub struct CreateArgs {
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
     /// The image, then the command and its arguments.
+    // Not allow_hyphen_values: an unknown flag before the image must be
+    // an error, not taken for the image (after it, everything is the
+    // command's).
     #[arg(
         trailing_var_arg = true,
-        allow_hyphen_values = true,
         num_args = 1..,
         required = true,
         value_name = "IMAGE [COMMAND [ARG...]]"

@@ -28,6 +28,7 @@ Examples:
   brig image rm alpine:3.20";
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ImageCommand {
     /// List images.
     #[command(alias = "list")]
@@ -71,7 +72,8 @@ pub fn dispatch(ctx: &Context, command: ImageCommand) -> Result<()> {
     }
 }
 
-/// How to reach a registry: the flags `pull`, `push` and `login` share.
+// How to reach a registry: the flags `pull`, `push` and `login` share (a
+// comment, not a doc comment: that would become their help text).
 #[derive(Debug, Clone, Args)]
 pub struct RegistryFlags {
     /// Verify the registry's TLS certificate; `--tls-verify=false` also allows plain HTTP.
