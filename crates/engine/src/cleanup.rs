@@ -32,19 +32,25 @@ pub fn release_run(ctx: &Ctx, rec: &ContainerRecord) -> Result<()> {
 
 /// [`release_run`] without the unmount (a monitor's mount goes with it).
 pub fn release_runtime(ctx: &Ctx, rec: &ContainerRecord) -> Result<()> {
+    force_delete(ctx, rec)?;
+    // Addresses, veths, ports and names a crashed monitor did not give back.
+    crate::network::release(ctx, &rec.id)
+}
+
+/// The runtime's `delete --force`, and the cgroup: after /run was wiped
+/// the runtime knows nothing, the cgroup still does.
+fn force_delete(ctx: &Ctx, rec: &ContainerRecord) -> Result<()> {
     let runtime = ctx.runtime(rec);
     let _ = runtime.delete(&rec.id, true);
     crate::timing::mark("release: runtime deleted");
-    // Addresses, veths, ports and names a crashed monitor did not give back.
-    crate::network::release(ctx, &rec.id)?;
-    // After /run was wiped the runtime knows nothing; the cgroup still does.
     if let Ok(cg) = AnyManager::for_container(Some(&cgroups_path(&rec.id)), &rec.id, false) {
         cg.remove()?;
     }
     Ok(())
 }
 
-/// The end of a run whose init exited, without executing the runtime.
+/// The end of a run whose init exited, without executing the runtime;
+/// the network is the caller's (the monitor detaches it meanwhile).
 /// For a stopped container whose configuration has no hooks (brig
 /// writes none), the runtime's `delete` removes the cgroup and its state
 /// directory: that is done here directly (runc's `delete` alone costs
@@ -56,7 +62,7 @@ pub fn release_exited_run(ctx: &Ctx, rec: &ContainerRecord) -> Result<()> {
         .as_ref()
         .is_ok_and(|cg| cg.pids().is_ok_and(|pids| pids.is_empty()));
     if !empty {
-        return release_runtime(ctx, rec);
+        return force_delete(ctx, rec);
     }
     if let Ok(cg) = cg {
         cg.remove()?;
@@ -68,7 +74,22 @@ pub fn release_exited_run(ctx: &Ctx, rec: &ContainerRecord) -> Result<()> {
         }
         _ => {}
     }
-    crate::network::release(ctx, &rec.id)?;
+    Ok(())
+}
+
+/// Unmounts and removes a container's root filesystem mount point (with
+/// `idmap`, its directory of idmapped layers). Only for a container that
+/// does not run, under its lock: removing a directory also detaches what
+/// other mount namespaces have mounted on it.
+pub fn remove_mount_point(path: &std::path::Path, idmap: bool) -> Result<()> {
+    if idmap && let Ok(children) = std::fs::read_dir(path) {
+        for child in children.flatten() {
+            rootfs::unmount_all(&child.path())?;
+            let _ = std::fs::remove_dir(child.path());
+        }
+    }
+    rootfs::unmount_all(path)?;
+    let _ = std::fs::remove_dir(path);
     Ok(())
 }
 

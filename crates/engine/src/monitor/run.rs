@@ -172,10 +172,32 @@ impl Monitor {
         crate::timing::mark("monitor: removed if --rm");
         self.clients.finish(last_code);
         let _ = std::fs::remove_file(self.ctx.paths.attach_socket(&self.id));
-        // Nobody waits for us any more: the slow parts of cleaning up.
+        // Nobody waits for us any more: the slow parts of cleaning up,
+        // the mounts first (the next command removes their directories).
+        self.unmount_own();
         self.leftovers.remove();
         self.ctx.db.checkpoint();
         0
+    }
+
+    /// Unmounts the root filesystem in our mount namespace. The next
+    /// command removes the mount point directories (see `Engine::repair`);
+    /// while we still held mounts on them, its `rmdir` had to detach them
+    /// from our namespace, ~2 ms. Only ours: a new start of the container
+    /// mounts in its own monitor's namespace.
+    fn unmount_own(&self) {
+        let paths = &self.ctx.paths;
+        let scratch = paths.rootfs_dir().join(format!("{}.idmap", self.id));
+        let layers = std::fs::read_dir(&scratch)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path());
+        for dir in std::iter::once(paths.rootfs(&self.id)).chain(layers) {
+            if let Err(e) = crate::rootfs::unmount_all(&dir) {
+                eprintln!("monitor: {e}");
+            }
+        }
     }
 
     /// [`start::start`] on a thread of its own: the deep stack of a start
@@ -421,22 +443,33 @@ impl Monitor {
         // Let go of the namespace first: with the container's processes
         // gone, the kernel starts tearing it (and its veths) down meanwhile.
         super::netns::release(&self.ctx.paths.bundle(&rec.id).join(super::netns::FILE));
-        let network = crate::network::for_mode(&self.ctx, &rec.config.network);
-        match network.detach(&crate::network::NetworkContext {
-            id: &rec.id,
-            name: &rec.name,
-            hostname: &rec.config.hostname,
-            netns: format!("/proc/{}/ns/net", rec.pid.unwrap_or(0)).into(),
-            ports: &rec.config.ports,
-        }) {
-            Ok(left) => self.leftovers.extend(left),
-            Err(e) => eprintln!("monitor: network detach of {} failed: {e}", self.id),
+        // The network's release and the cgroup's are independent: on two
+        // threads (both mostly wait for the kernel).
+        let ctx = &self.ctx;
+        let (detached, released) = std::thread::scope(|s| {
+            let detach = s.spawn(|| {
+                crate::network::for_mode(ctx, &rec.config.network).detach(
+                    &crate::network::NetworkContext {
+                        id: &rec.id,
+                        name: &rec.name,
+                        hostname: &rec.config.hostname,
+                        netns: format!("/proc/{}/ns/net", rec.pid.unwrap_or(0)).into(),
+                        ports: &rec.config.ports,
+                    },
+                )
+            });
+            // The root filesystem stays mounted in our namespace (for a
+            // restart); it goes away with us.
+            let released = cleanup::release_exited_run(ctx, &rec);
+            (detach.join(), released)
+        });
+        match detached {
+            Ok(Ok(left)) => self.leftovers.extend(left),
+            Ok(Err(e)) => eprintln!("monitor: network detach of {} failed: {e}", self.id),
+            Err(_) => eprintln!("monitor: network detach of {} panicked", self.id),
         }
-        // The root filesystem stays mounted in our namespace (for a restart);
-        // it goes away with us.
-        crate::timing::mark("finish: network detached");
-        cleanup::release_exited_run(&self.ctx, &rec)?;
-        crate::timing::mark("finish: runtime released");
+        released?;
+        crate::timing::mark("finish: runtime and network released");
         let (code, error) = match outcome {
             Outcome::Exited(code) => (*code, None),
             Outcome::Failed(e) => (start_failure_code(e), Some(e.to_string())),

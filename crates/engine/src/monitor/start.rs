@@ -67,34 +67,6 @@ pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
     }
     std::fs::create_dir_all(&rootfs_path).ctx("create directory", &rootfs_path)?;
     let range = m.ctx.db.userns_range(&rec.id)?;
-    let scratch = m.ctx.paths.rootfs_dir().join(format!("{}.idmap", rec.id));
-    let userns = mount_root(m, &rec, first, range, &scratch)?;
-    crate::timing::mark("monitor: rootfs mounted");
-    let mut mounted = MountedRoot {
-        path: &rootfs_path,
-        armed: true,
-    };
-    let root = Root::open(&rootfs_path)?;
-    seed_volumes(m, &rec, &root)?;
-    let volume_maps = match range {
-        Some((start, size)) if has_volumes(&rec) => {
-            let fd = match userns {
-                Some(fd) => fd,
-                None => super::idmap::mapped_userns(start, size)?,
-            };
-            super::idmap::idmapped_volumes(&volume_dirs(m, &rec), &scratch, &fd)?
-        }
-        _ => Vec::new(),
-    };
-    let user = resolve_user(&rec, &root)?;
-    rootfs::check_command(
-        &root,
-        &rec.config.args[0],
-        &rec.config.env,
-        &rec.config.working_dir,
-    )?;
-    drop(root);
-    crate::timing::mark("monitor: rootfs checked");
     let own_netns = premade_netns(&rec, range.is_some());
     let netns_path = bundle.join(super::netns::FILE);
     if own_netns {
@@ -102,14 +74,29 @@ pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
         let loopback = matches!(rec.config.network, NetworkMode::None);
         super::netns::make_netns(&netns_path, loopback)?;
     }
-    write_config(m, &rec, &user, &bundle, &volume_maps, own_netns)?;
-    crate::timing::mark("monitor: config written");
+    // Before the attach, which adds the network's names to `hosts`.
     crate::hostfiles::write(&bundle, &rec.config.hostname, &rec.config.network)?;
-    if own_netns && matches!(rec.config.network, NetworkMode::Bridge(_)) {
-        network::for_mode(&m.ctx, &rec.config.network)
-            .attach(&network_context(&rec, netns_path))?;
-        crate::timing::mark("monitor: network attached");
-    }
+    let attach_now = own_netns && matches!(rec.config.network, NetworkMode::Bridge(_));
+    let mut mounted = MountedRoot {
+        path: &rootfs_path,
+        armed: false,
+    };
+    let monitor: &Monitor = m;
+    std::thread::scope(|s| {
+        // Veths, addresses and routes (mostly kernel work) on the other
+        // core while the root filesystem and the config are made here.
+        let attach = attach_now.then(|| {
+            s.spawn(|| {
+                let netns = netns_path.clone();
+                network::for_mode(&monitor.ctx, &rec.config.network)
+                    .attach(&network_context(&rec, netns))
+            })
+        });
+        let prepared = prepare_root(monitor, &rec, first, range, own_netns, &mut mounted);
+        let attached = attach.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        prepared.and(attached.transpose().map(drop))
+    })?;
+    crate::timing::mark("monitor: root, config and network ready");
 
     // Nothing to do between the runtime's create and start (the host's
     // network, or a network namespace made and attached beforehand): one
@@ -121,6 +108,47 @@ pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
     m.ready.send(Ok(()));
     crate::timing::mark("monitor: running recorded, ready sent");
     Ok(running)
+}
+
+/// Mounts and checks the root filesystem (arming `mounted`), seeds
+/// volumes and writes the OCI config.
+fn prepare_root(
+    m: &Monitor,
+    rec: &ContainerRecord,
+    first: bool,
+    range: Option<(u32, u32)>,
+    own_netns: bool,
+    mounted: &mut MountedRoot<'_>,
+) -> Result<()> {
+    let scratch = m.ctx.paths.rootfs_dir().join(format!("{}.idmap", rec.id));
+    let userns = mount_root(m, rec, first, range, &scratch)?;
+    mounted.armed = true;
+    crate::timing::mark("monitor: rootfs mounted");
+    let root = Root::open(mounted.path)?;
+    seed_volumes(m, rec, &root)?;
+    let volume_maps = match range {
+        Some((start, size)) if has_volumes(rec) => {
+            let fd = match userns {
+                Some(fd) => fd,
+                None => super::idmap::mapped_userns(start, size)?,
+            };
+            super::idmap::idmapped_volumes(&volume_dirs(m, rec), &scratch, &fd)?
+        }
+        _ => Vec::new(),
+    };
+    let user = resolve_user(rec, &root)?;
+    rootfs::check_command(
+        &root,
+        &rec.config.args[0],
+        &rec.config.env,
+        &rec.config.working_dir,
+    )?;
+    drop(root);
+    crate::timing::mark("monitor: rootfs checked");
+    let bundle = m.ctx.paths.bundle(&rec.id);
+    write_config(m, rec, &user, &bundle, &volume_maps, own_netns)?;
+    crate::timing::mark("monitor: config written");
+    Ok(())
 }
 
 /// Runs the runtime (`create`, then network and attach client, then

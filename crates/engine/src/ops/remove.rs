@@ -129,14 +129,7 @@ impl Engine {
             let running = active.contains(&id);
             // A locked container may have a temporary mount (cp of a stopped one).
             if !running && let Some(_lock) = self.ctx.try_lock(&id)? {
-                if let Ok(children) = std::fs::read_dir(e.path()) {
-                    for child in children.flatten().filter(|_| name.ends_with(".idmap")) {
-                        crate::rootfs::unmount_all(&child.path())?;
-                        let _ = std::fs::remove_dir(child.path());
-                    }
-                }
-                crate::rootfs::unmount_all(&e.path())?;
-                let _ = std::fs::remove_dir(e.path());
+                cleanup::remove_mount_point(&e.path(), name.ends_with(".idmap"))?;
             }
         }
         Ok(())
