@@ -65,36 +65,26 @@ pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
     if m.ctx.paths.runtime_root().join(&rec.id).exists() {
         let _ = runtime.delete(&rec.id, true);
     }
-    std::fs::create_dir_all(&rootfs_path).ctx("create directory", &rootfs_path)?;
     let range = m.ctx.db.userns_range(&rec.id)?;
     let own_netns = premade_netns(&rec, range.is_some());
     let netns_path = bundle.join(super::netns::FILE);
-    if own_netns {
-        // Bridges bring up `lo` along with eth0.
-        let loopback = matches!(rec.config.network, NetworkMode::None);
-        super::netns::make_netns(&netns_path, loopback)?;
-    }
-    // Before the attach, which adds the network's names to `hosts`.
-    crate::hostfiles::write(&bundle, &rec.config.hostname, &rec.config.network)?;
-    let attach_now = own_netns && matches!(rec.config.network, NetworkMode::Bridge(_));
     let mut mounted = MountedRoot {
         path: &rootfs_path,
         armed: false,
     };
     let monitor: &Monitor = m;
     std::thread::scope(|s| {
-        // Veths, addresses and routes (mostly kernel work) on the other
-        // core while the root filesystem and the config are made here.
-        let attach = attach_now.then(|| {
-            s.spawn(|| {
-                let netns = netns_path.clone();
-                network::for_mode(&monitor.ctx, &rec.config.network)
-                    .attach(&network_context(&rec, netns))
-            })
-        });
-        let prepared = prepare_root(monitor, &rec, first, range, own_netns, &mut mounted);
-        let attached = attach.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        prepared.and(attached.transpose().map(drop))
+        // The network namespace and its veths, addresses and routes
+        // (mostly kernel work) on the other core while the root filesystem
+        // and the config are made here.
+        let network = s.spawn(|| prepare_network(monitor, &rec, own_netns, &netns_path));
+        let prepared = std::fs::create_dir_all(&rootfs_path)
+            .ctx("create directory", &rootfs_path)
+            .and_then(|()| prepare_root(monitor, &rec, first, range, own_netns, &mut mounted));
+        let network = network
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        prepared.and(network)
     })?;
     crate::timing::mark("monitor: root, config and network ready");
 
@@ -108,6 +98,29 @@ pub(super) fn start(m: &mut Monitor, first: bool) -> Result<Running> {
     m.ready.send(Ok(()));
     crate::timing::mark("monitor: running recorded, ready sent");
     Ok(running)
+}
+
+/// The hosts files, and the network namespace the monitor makes (`lo`
+/// up, or the bridges attached).
+fn prepare_network(
+    m: &Monitor,
+    rec: &ContainerRecord,
+    own_netns: bool,
+    netns_path: &Path,
+) -> Result<()> {
+    if own_netns {
+        // Bridges bring up `lo` along with eth0.
+        let loopback = matches!(rec.config.network, NetworkMode::None);
+        super::netns::make_netns(netns_path, loopback)?;
+    }
+    // Before the attach, which adds the network's names to `hosts`.
+    let bundle = m.ctx.paths.bundle(&rec.id);
+    crate::hostfiles::write(&bundle, &rec.config.hostname, &rec.config.network)?;
+    if own_netns && matches!(rec.config.network, NetworkMode::Bridge(_)) {
+        network::for_mode(&m.ctx, &rec.config.network)
+            .attach(&network_context(rec, netns_path.to_path_buf()))?;
+    }
+    Ok(())
 }
 
 /// Mounts and checks the root filesystem (arming `mounted`), seeds
