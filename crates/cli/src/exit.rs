@@ -44,6 +44,16 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
 /// Prints `err` (with its causes and a hint on what to do) to stderr and
 /// returns the exit status.
 pub fn report(err: &anyhow::Error) -> i32 {
+    // The reader went away (`brig ps | head -1`): nothing to tell it; the
+    // status a shell gives a program killed by SIGPIPE.
+    let broken_pipe = err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if broken_pipe {
+        return 141;
+    }
     let code = exit_code(err);
     let silent = err
         .downcast_ref::<ExitStatus>()
@@ -123,6 +133,13 @@ mod tests {
         })
         .context("run");
         assert_eq!(exit_code(&carried), COMMAND_NOT_FOUND);
+    }
+
+    #[test]
+    fn a_closed_output_pipe_ends_quietly_as_sigpipe_would() {
+        let err = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+            .context("write output");
+        assert_eq!(report(&err), 141);
     }
 
     #[test]
