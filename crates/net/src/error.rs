@@ -44,8 +44,18 @@ pub enum NetError {
 impl NetError {
     /// Whether the kernel refused because the object exists already.
     pub fn is_already_exists(&self) -> bool {
-        const EEXIST: i32 = 17;
-        matches!(self, NetError::Netlink { source, .. }
-            if crate::netlink::errno_of(source) == Some(EEXIST))
+        self.errno() == Some(17)
+    }
+
+    /// Whether the kernel found no such interface (ENODEV).
+    pub fn is_no_such_device(&self) -> bool {
+        self.errno() == Some(19)
+    }
+
+    fn errno(&self) -> Option<i32> {
+        match self {
+            NetError::Netlink { source, .. } => crate::netlink::errno_of(source),
+            _ => None,
+        }
     }
 }

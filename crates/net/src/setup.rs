@@ -154,9 +154,13 @@ pub fn detach_container(netlink: &Netlink, host_ifname: &str) -> Result<bool, Ne
 /// (~13 ms here), to [`detach_container`] later or to the kernel when the
 /// container's namespace dies. False when the link is gone already.
 pub fn isolate_container(netlink: &Netlink, host_ifname: &str) -> Result<bool, NetError> {
-    match netlink.link_index(host_ifname)? {
-        Some(index) => netlink.set_down(index).map(|()| true),
-        None => Ok(false),
+    let Some(index) = netlink.link_index(host_ifname)? else {
+        return Ok(false);
+    };
+    match netlink.set_down(index) {
+        // The dying namespace took the pair between the lookup and now.
+        Err(e) if e.is_no_such_device() => Ok(false),
+        other => other.map(|()| true),
     }
 }
 

@@ -162,18 +162,27 @@ fn release_with(
         return Ok(Vec::new());
     }
     phases.mark("database");
-    let netlink = Netlink::open().map_err(NetworkError::from)?;
+    // The endpoints are gone from the database: the firewall and the
+    // hosts files follow even if a link could not be undone.
+    let mut link_error = None;
     let mut left = Vec::new();
-    for endpoint in &removed {
-        let link = &endpoint.host_ifname;
-        // Gone already when the container's namespace died with it.
-        let present = match teardown {
-            Teardown::Now => setup::detach_container(&netlink, link),
-            Teardown::Deferred => setup::isolate_container(&netlink, link),
-        };
-        if present.map_err(NetworkError::from)? && teardown == Teardown::Deferred {
-            left.push(link.clone());
+    match Netlink::open() {
+        Ok(netlink) => {
+            for endpoint in &removed {
+                let link = &endpoint.host_ifname;
+                // Gone already when the container's namespace died with it.
+                let present = match teardown {
+                    Teardown::Now => setup::detach_container(&netlink, link),
+                    Teardown::Deferred => setup::isolate_container(&netlink, link),
+                };
+                match present {
+                    Ok(true) if teardown == Teardown::Deferred => left.push(link.clone()),
+                    Ok(_) => {}
+                    Err(e) => link_error = link_error.or(Some(e)),
+                }
+            }
         }
+        Err(e) => link_error = Some(e),
     }
     phases.mark("links");
     let networks = ctx.db.networks()?;
@@ -185,7 +194,10 @@ fn release_with(
     phases.mark("firewall");
     hosts::refresh(ctx, &touched, None)?;
     phases.mark("hosts");
-    Ok(left)
+    match link_error {
+        Some(e) => Err(NetworkError::from(e).into()),
+        None => Ok(left),
+    }
 }
 
 /// Allocates addresses and host ports and records the endpoints, all in one
