@@ -235,16 +235,32 @@ fn default_network_gives_eth0_address_route_mtu_and_host_files_then_nothing_is_l
         "default_network_gives_eth0_address_route_mtu_and_host_files_then_nothing_is_left"
     );
     let net = Net::new();
+    let cidfile = net.brig.path("first.cid");
     let out = net.ok(&[
         "run",
         "--rm",
         "--name",
         "first",
+        "--cidfile",
+        cidfile.to_str().unwrap(),
         IMAGE,
         "sh",
         "-c",
         "ip -o -4 addr show eth0; ip route; cat /sys/class/net/eth0/mtu; ip -o link show lo; cat /etc/hostname /etc/hosts /etc/resolv.conf",
     ]);
+    // The veth goes right after `run --rm` returned (its deletion waits for
+    // the kernel, so the monitor does it once nobody waits); the default
+    // network's bridge stays, as Docker's docker0.
+    let id = std::fs::read_to_string(&cidfile).unwrap();
+    let veth = format!("vb{}", &id.trim()[..9]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while links().iter().any(|l| l.starts_with(&veth)) {
+        assert!(std::time::Instant::now() < deadline, "{veth} stayed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kept = net.our_links(&[]);
+    assert_eq!(kept.len(), 1, "the default network's bridge: {kept:?}");
+    assert!(net.ok(&["network", "ls"]).contains("brig"));
     let address = out
         .lines()
         .find(|l| l.contains("eth0") && l.contains("inet "))
