@@ -27,6 +27,23 @@ install_packages() {
 	fi
 }
 
+# brig's shared /brig cgroup parent stays once made (as Docker's /docker).
+# note_cgroup_parents records the hierarchies without one;
+# remove_made_cgroup_parents (in an EXIT trap) removes those made since.
+note_cgroup_parents() {
+	absent_cgroup_parents=()
+	local hierarchy
+	for hierarchy in $(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) ~ /^cgroup2?$/) print $5; break } }' /proc/self/mountinfo); do
+		[ -e "$hierarchy/brig" ] || absent_cgroup_parents+=("$hierarchy/brig")
+	done
+}
+remove_made_cgroup_parents() {
+	local parent
+	for parent in "${absent_cgroup_parents[@]}"; do
+		[ -e "$parent" ] && rmdir "$parent" 2>/dev/null || true
+	done
+}
+
 need_cargo() {
 	if ! command -v cargo >/dev/null; then
 		echo "error: cargo not found: install Rust 1.89 or newer (https://rustup.rs), then run this again" >&2

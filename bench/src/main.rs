@@ -78,6 +78,8 @@ fn main() -> anyhow::Result<()> {
         bail!("brig-bench needs root (it creates containers)");
     }
     procs::become_subreaper()?;
+    // Gives back the `/brig` cgroup parents the runtimes' containers made.
+    let _parents = brig_testkit::shared_cgroup::SharedParents::note();
     println!("# brig-bench\n\ncommand: `{}`\n", argv.join(" "));
     for line in machine::describe() {
         println!("- {line}");

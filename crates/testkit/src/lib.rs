@@ -10,6 +10,8 @@
 //! - [`registry::Registry`]: Debian's docker-registry on 127.0.0.1 (plain,
 //!   TLS, basic auth, bearer tokens) for the image tests; [`tools`]: the
 //!   external tools they drive.
+//! - [`shared_cgroup::SharedParents`]: removes the `/brig` cgroup parents a
+//!   run made.
 //! - `brig-reaper` (a binary of this package): a subreaper to run tests under.
 //!
 //! Helpers panic with a message that names what failed: they only run inside
@@ -27,6 +29,7 @@ pub mod registry;
 pub mod rootfs;
 pub mod runtime;
 pub mod seccomp_agent;
+pub mod shared_cgroup;
 pub mod spec;
 pub mod state;
 pub mod tools;

@@ -5,9 +5,16 @@
 //! machines does not reap, so without one they pile up as zombies. This
 //! process becomes that subreaper, reaps everything reparented to it, and
 //! exits with CMD's status (128 + signal when CMD was killed).
+//!
+//! It also gives the machine back as it found it: brig's shared `/brig`
+//! cgroup parent stays once made (as Docker's `/docker`), so the parents
+//! that CMD's containers made in each cgroup hierarchy are removed at the
+//! end, whatever CMD's status.
 
 use std::ffi::OsString;
 use std::process::{Command, ExitCode};
+
+use brig_testkit::shared_cgroup::SharedParents;
 
 use rustix::io::Errno;
 use rustix::process::{Pid, WaitOptions, getpid, set_child_subreaper, wait};
@@ -35,10 +42,12 @@ fn main() -> ExitCode {
             return ExitCode::from(127);
         }
     };
+    let parents = SharedParents::note();
     let main_pid = Pid::from_child(&child);
     let code = reap_until_exit(main_pid);
     reap_zombies();
     report_survivors();
+    drop(parents);
     ExitCode::from(code)
 }
 
