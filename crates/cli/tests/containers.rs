@@ -52,7 +52,7 @@ impl Engine {
     fn new() -> Engine {
         let e = Engine { brig: Brig::new() };
         let tar = e.brig.path("busybox.tar");
-        write_busybox_tar(&tar);
+        std::fs::write(&tar, brig_testkit::rootfs::busybox_tar(&[])).unwrap();
         let r = e.run(&[
             "import",
             "--change",
@@ -100,53 +100,6 @@ impl Drop for Engine {
         // The default network stays after its last container (as docker0).
         let _ = self.run(&["network", "rm", "brig"]);
     }
-}
-
-/// A header with every numeric field set (root-owned, epoch).
-fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(kind);
-    h.set_mode(mode);
-    h.set_size(size);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_mtime(0);
-    h
-}
-
-/// A busybox root filesystem from Debian's busybox-static, as a tar.
-fn write_busybox_tar(path: &Path) {
-    let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
-    let dir = |b: &mut tar::Builder<std::fs::File>, name: &str, mode: u32| {
-        let mut h = header(tar::EntryType::Directory, mode, 0);
-        b.append_data(&mut h, name, std::io::empty()).unwrap();
-    };
-    for d in ["bin", "etc", "proc", "sys", "dev", "root", "run"] {
-        dir(&mut b, d, 0o755);
-    }
-    dir(&mut b, "tmp", 0o1777);
-    b.append_path_with_name("/bin/busybox", "bin/busybox")
-        .unwrap();
-    let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
-    for applet in String::from_utf8_lossy(&list.stdout).lines() {
-        if applet == "busybox" || applet.contains('/') {
-            continue;
-        }
-        let mut h = header(tar::EntryType::Symlink, 0o777, 0);
-        b.append_link(&mut h, format!("bin/{applet}"), "busybox")
-            .unwrap();
-    }
-    for (name, text) in [
-        (
-            "etc/passwd",
-            "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/tmp:/bin/sh\n",
-        ),
-        ("etc/group", "root:x:0:\nuser:x:1000:\n"),
-    ] {
-        let mut h = header(tar::EntryType::Regular, 0o644, text.len() as u64);
-        b.append_data(&mut h, name, text.as_bytes()).unwrap();
-    }
-    b.finish().unwrap();
 }
 
 #[test]

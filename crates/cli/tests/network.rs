@@ -42,18 +42,9 @@ impl Net {
         let brig = Brig::new();
         let tag = brig_engine::network::names::root_tag(&brig.root());
         let net = Net { brig, tag };
-        let tree = net.brig.path("tree");
-        busybox_tree(&tree);
         let tar = net.brig.path("busybox.tar");
-        let status = Command::new("tar")
-            .arg("-C")
-            .arg(&tree)
-            .arg("-cf")
-            .arg(&tar)
-            .arg(".")
-            .status()
-            .unwrap();
-        assert!(status.success());
+        let page = [("www/index.html", "hello from brig\n")];
+        std::fs::write(&tar, brig_testkit::rootfs::busybox_tar(&page)).unwrap();
         let r = net.run(&[
             "import",
             "--change",
@@ -176,24 +167,6 @@ fn links() -> Vec<String> {
 fn nft(args: &[&str]) -> String {
     let out = Command::new("nft").args(args).output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn busybox_tree(root: &Path) {
-    for dir in [
-        "bin", "etc", "proc", "sys", "dev", "root", "run", "tmp", "www",
-    ] {
-        std::fs::create_dir_all(root.join(dir)).unwrap();
-    }
-    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
-    let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
-    for applet in String::from_utf8_lossy(&list.stdout).lines() {
-        if applet != "busybox" && !applet.contains('/') {
-            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
-        }
-    }
-    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-    std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
-    std::fs::write(root.join("www/index.html"), "hello from brig\n").unwrap();
 }
 
 /// A free TCP port on 127.0.0.1 (bound, then released).

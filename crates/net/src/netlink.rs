@@ -8,7 +8,7 @@
 //! [`Netlink::open`], so a `Netlink` must be used in that namespace only
 //! (it is `!Send`).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
@@ -37,6 +37,8 @@ const CREATE: u16 = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
 pub struct Netlink {
     socket: Socket,
     sequence: Cell<u32>,
+    /// Where answers are received, allocated once per socket.
+    answers: RefCell<Vec<u8>>,
     /// For SIOCGIFINDEX: a name lookup by ioctl takes microseconds, a
     /// netlink RTM_GETLINK answer is ~2 KB to decode.
     ioctl_socket: OwnedFd,
@@ -62,6 +64,7 @@ impl Netlink {
         Ok(Netlink {
             socket,
             sequence: Cell::new(0),
+            answers: RefCell::new(vec![0u8; 64 * 1024]),
             ioctl_socket,
             _not_send: std::marker::PhantomData,
         })
@@ -85,7 +88,7 @@ impl Netlink {
         request.serialize(&mut buf);
         self.socket.send(&buf, 0).map_err(Exchange::Io)?;
         let mut answers = Vec::new();
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = self.answers.borrow_mut();
         loop {
             let n = self
                 .socket

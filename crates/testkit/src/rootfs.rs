@@ -113,6 +113,47 @@ fn applets() -> io::Result<Vec<String>> {
         .collect())
 }
 
+/// The busybox tree as an uncompressed tar, an image layer for the engine's
+/// tests and benchmarks, with `extra` regular files (path, text) added
+/// under directories of their own.
+pub fn busybox_tar(extra: &[(&str, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.follow_symlinks(false);
+    builder
+        .append_dir_all(".", template())
+        .expect("tar the busybox tree");
+    for (path, text) in extra {
+        let parents: Vec<&Path> = Path::new(path)
+            .ancestors()
+            .skip(1)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+        for dir in parents.into_iter().rev() {
+            let mut header = root_owned(tar::EntryType::Directory, 0o755, 0);
+            builder
+                .append_data(&mut header, dir, io::empty())
+                .expect("tar a directory");
+        }
+        let mut header = root_owned(tar::EntryType::Regular, 0o644, text.len() as u64);
+        builder
+            .append_data(&mut header, path, text.as_bytes())
+            .expect("tar a file");
+    }
+    builder.into_inner().expect("finish the busybox tar")
+}
+
+/// A tar header with every numeric field set: root-owned, epoch.
+fn root_owned(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(kind);
+    header.set_mode(mode);
+    header.set_size(size);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(0);
+    header
+}
+
 /// Recreates `src` at `dest`: directories with their modes, symlinks as
 /// symlinks, regular files as hard links (same filesystem) or copies.
 pub fn copy_tree(src: &Path, dest: &Path) -> io::Result<()> {

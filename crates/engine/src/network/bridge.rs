@@ -92,24 +92,29 @@ pub fn attach(
 
 /// Detaches the container from all its networks (or one); idempotent.
 pub fn release(ctx: &Ctx, container_id: &str, network: Option<&str>) -> Result<()> {
-    if network.is_none() && ctx.db.endpoints_of(container_id)?.is_empty() {
-        return Ok(());
-    }
-    let tag = names::root_tag(ctx.paths.root());
-    let _lock = NetLock::acquire()?;
-    release_locked(ctx, &tag, container_id, network)
+    release_as(ctx, container_id, network, Teardown::Now).map(drop)
 }
 
 /// [`release`] for an exited container whose caller waits: the host ends
 /// are only isolated, and returned to be deleted with [`delete_links`]
 /// once nobody waits (or by the kernel as the container's namespace dies).
 pub fn release_deferred(ctx: &Ctx, container_id: &str) -> Result<Vec<String>> {
-    if ctx.db.endpoints_of(container_id)?.is_empty() {
+    release_as(ctx, container_id, None, Teardown::Deferred)
+}
+
+fn release_as(
+    ctx: &Ctx,
+    container_id: &str,
+    network: Option<&str>,
+    teardown: Teardown,
+) -> Result<Vec<String>> {
+    // Nothing to give back (the usual case): no host-wide lock.
+    if network.is_none() && ctx.db.endpoints_of(container_id)?.is_empty() {
         return Ok(Vec::new());
     }
     let tag = names::root_tag(ctx.paths.root());
     let _lock = NetLock::acquire()?;
-    release_with(ctx, &tag, container_id, None, Teardown::Deferred)
+    release_with(ctx, &tag, container_id, network, teardown)
 }
 
 /// Deletes host links [`release_deferred`] left (if still there).

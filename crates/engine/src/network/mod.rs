@@ -22,10 +22,7 @@ pub mod names;
 pub mod store;
 pub mod trace;
 
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-
-use rustix::net::{AddressFamily, SendFlags, SocketFlags, SocketType};
 
 use crate::config::{NetworkMode, PortBinding};
 use crate::ctx::Ctx;
@@ -279,56 +276,9 @@ pub fn check_create(ctx: &Ctx, mode: &NetworkMode) -> Result<()> {
     }
 }
 
-/// Sets `lo` (always index 1 in a new namespace) up inside `netns`: a
-/// netlink socket opened from a thread that joined the namespace stays
-/// bound to it; the thread ends and the engine never leaves its own.
+/// Sets `lo` (index 1 in every network namespace) up inside `netns`,
+/// from a thread that joins it (the engine never leaves its own).
 pub fn loopback_up(netns: &Path) -> Result<()> {
-    let ns = std::fs::File::open(netns).ctx("open network namespace", netns)?;
-    let sock: OwnedFd = std::thread::scope(|s| {
-        s.spawn(|| -> std::io::Result<OwnedFd> {
-            rustix::thread::move_into_link_name_space(
-                std::os::fd::AsFd::as_fd(&ns),
-                Some(rustix::thread::LinkNameSpaceType::Network),
-            )?;
-            Ok(rustix::net::socket_with(
-                AddressFamily::NETLINK,
-                SocketType::RAW,
-                SocketFlags::CLOEXEC,
-                None,
-            )?)
-        })
-        .join()
-        .unwrap_or_else(|_| Err(std::io::Error::other("netns thread panicked")))
-    })
-    .ctx("join network namespace", netns)?;
-    // nlmsghdr (len, RTM_NEWLINK, NLM_F_REQUEST|NLM_F_ACK, seq, pid) +
-    // ifinfomsg (AF_UNSPEC, type 0, index 1, flags IFF_UP, change IFF_UP).
-    let mut msg = Vec::with_capacity(32);
-    msg.extend(32u32.to_ne_bytes());
-    msg.extend(16u16.to_ne_bytes());
-    msg.extend(5u16.to_ne_bytes());
-    msg.extend(1u32.to_ne_bytes());
-    msg.extend(0u32.to_ne_bytes());
-    msg.extend([0u8, 0]);
-    msg.extend(0u16.to_ne_bytes());
-    msg.extend(1i32.to_ne_bytes());
-    msg.extend(1u32.to_ne_bytes());
-    msg.extend(1u32.to_ne_bytes());
-    let kernel = rustix::net::netlink::SocketAddrNetlink::new(0, 0);
-    rustix::net::sendto(&sock, &msg, SendFlags::empty(), &kernel).ctx("netlink send to", netns)?;
-    let mut reply = [0u8; 256];
-    let (n, _) = rustix::net::recv(&sock, &mut reply, rustix::net::RecvFlags::empty())
-        .ctx("netlink reply from", netns)?;
-    // NLMSG_ERROR (2) carries an errno; 0 is the acknowledgement.
-    if n >= 20 && u16::from_ne_bytes([reply[4], reply[5]]) == 2 {
-        let errno = i32::from_ne_bytes([reply[16], reply[17], reply[18], reply[19]]);
-        if errno != 0 {
-            return Err(Error::io(
-                "bring up lo in",
-                netns,
-                std::io::Error::from_raw_os_error(-errno),
-            ));
-        }
-    }
-    Ok(())
+    brig_net::netns::run_in_netns(netns, || brig_net::Netlink::open()?.set_up(1))
+        .map_err(|e| NetworkError::from(e).into())
 }

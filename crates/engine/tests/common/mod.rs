@@ -50,15 +50,7 @@ fn target_dir() -> PathBuf {
 /// A busybox rootfs as a tar (built once per test binary).
 fn busybox_tar() -> &'static [u8] {
     static TAR: OnceLock<Vec<u8>> = OnceLock::new();
-    TAR.get_or_init(|| {
-        let tree = brig_testkit::rootfs::template();
-        let mut builder = tar::Builder::new(Vec::new());
-        builder.follow_symlinks(false);
-        builder
-            .append_dir_all(".", tree)
-            .expect("tar the busybox tree");
-        builder.into_inner().expect("finish tar")
-    })
+    TAR.get_or_init(|| brig_testkit::rootfs::busybox_tar(&[]))
 }
 
 /// One engine with its own state, cleaned up on drop.
