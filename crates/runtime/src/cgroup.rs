@@ -76,6 +76,12 @@ impl<'a> OomBaseline<'a> {
         Some(OomBaseline { cgroup, kills })
     }
 
+    /// A baseline taken earlier (`kills`), for `cgroup` as a later
+    /// command loaded it.
+    pub(crate) fn at(cgroup: &'a brig_cgroups::AnyManager, kills: u64) -> Self {
+        OomBaseline { cgroup, kills }
+    }
+
     /// The kill count when the baseline was taken.
     pub(crate) fn kills(&self) -> u64 {
         self.kills

@@ -99,16 +99,15 @@ pub(crate) fn await_exec(
     reader: &std::os::fd::OwnedFd,
     oom_kills: Option<u64>,
 ) -> Result<()> {
-    use brig_cgroups::CgroupMonitor;
     let path = dir.fifo_path();
     std::fs::remove_file(&path).map_err(|e| Error::io("cannot remove", &path, e))?;
     wait_for_hangup(reader).map_err(|e| Error::io("waiting for the program to start", &path, e))?;
-    let oom_killed = match (oom_kills, record.cgroup.as_ref()) {
-        (Some(before), Some(cg)) => cg.oom_kill_count().is_ok_and(|now| now > before),
-        _ => false,
-    } && record
-        .init
-        .is_some_and(|i| crate::cgroup::died_before_exec(&i));
+    let oom_killed = oom_kills
+        .zip(record.cgroup.as_ref())
+        .is_some_and(|(kills, cg)| crate::cgroup::OomBaseline::at(cg, kills).killed())
+        && record
+            .init
+            .is_some_and(|i| crate::cgroup::died_before_exec(&i));
     if oom_killed {
         return Err(crate::cgroup::oom_killed(
             "starting the container",
